@@ -61,9 +61,7 @@ class QuantMap:
     def physical_to_index(self, points: np.ndarray) -> np.ndarray:
         """Continuous (i, j, k) indices (N, 3) of LPS points (N, 3)."""
         points = np.atleast_2d(np.asarray(points, dtype=np.float64))
-        return ((points - np.asarray(self.origin)) @ np.linalg.inv(self.direction).T) / np.asarray(
-            self.spacing
-        )
+        return ((points - np.asarray(self.origin)) @ np.linalg.inv(self.direction).T) / np.asarray(self.spacing)
 
     def same_geometry(self, other: "QuantMap", tol: float = 1e-4) -> bool:
         return (
@@ -95,9 +93,7 @@ class QuantMap:
         if image.GetDimension() != 3:
             raise ValueError(f"expected a 2-D or 3-D image, got {image.GetDimension()}-D")
         if image.GetNumberOfComponentsPerPixel() != 1:
-            raise ValueError(
-                f"expected a scalar image, got {image.GetNumberOfComponentsPerPixel()} components"
-            )
+            raise ValueError(f"expected a scalar image, got {image.GetNumberOfComponentsPerPixel()} components")
         return cls(
             array=sitk.GetArrayFromImage(image).astype(np.float32),
             origin=image.GetOrigin(),

@@ -19,7 +19,8 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
     target = Path(target)
     _ensure_parent(target)
     fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=suffix if suffix is not None else "".join(target.suffixes),
+        prefix=f".{target.name}.",
+        suffix=suffix if suffix is not None else "".join(target.suffixes),
         dir=target.parent,
     )
     os.close(fd)

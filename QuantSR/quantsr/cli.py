@@ -1,0 +1,62 @@
+"""``quantsr``: the headless command (super-resolution, series listing, model tools, simulator, demo)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from . import __version__
+from .errors import CancelledError, QuantSRError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _configure_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("quantsr: %(levelname)s: %(message)s"))
+    root = logging.getLogger("quantsr")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.propagate = False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .commands import register_all
+
+    parser = argparse.ArgumentParser(
+        prog="quantsr",
+        description="Super-resolution of fast synthetic-MRI T1/T2/PD maps (Liu et al. 2026 SRGAN), "
+        "with a physics simulator, ROI statistics and reports.",
+    )
+    parser.add_argument("--version", action="version", version=f"quantsr {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="more log output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    register_all(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return handler(args)
+    except CancelledError as exc:
+        print(f"quantsr: {exc}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("quantsr: interrupted; no partial output was kept", file=sys.stderr)
+        return 130
+    except QuantSRError as exc:
+        print(f"quantsr: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

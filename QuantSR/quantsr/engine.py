@@ -1,0 +1,203 @@
+"""Slice-wise super-resolution of a QuantMap with a generator: normalise, batched inference under
+``torch.inference_mode``, denormalise, clip — with progress, cancellation and CUDA OOM back-off."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .devices import describe_device, is_out_of_memory, resolve_device
+from .errors import CancelledError, ModelError
+from .geometry import upsampled_like
+from .mapkinds import MapKind
+from .model import Generator
+from .modelfile import ModelInfo, find_bundled_model, load_model
+from .volume import QuantMap
+
+log = logging.getLogger("quantsr")
+
+#: progress(done_slices, total_slices)
+ProgressCallback = Callable[[int, int], None]
+
+# Peak activation memory per LR input pixel in float32 (measured order of magnitude for the paper-size
+# generator: a few 64-channel LR maps, the 4C-channel upsampling input and the HR maps at once).
+_BYTES_PER_LR_PIXEL_PER_CHANNEL = 4 * 24
+
+
+class CancelToken:
+    """Thread-safe cancel flag checked between batches (Slicer's Cancel button, Ctrl-C)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass
+class EngineOptions:
+    device: str = "auto"
+    batch_size: int | None = None  # None: the largest batch within memory_budget_mb
+    memory_budget_mb: float = 2048.0
+    amp: bool = True  # autocast to float16 on CUDA only; CPU always runs float32
+    force_kind: bool = False  # run a model on a map of another kind
+
+
+@dataclass
+class RunReport:
+    slices: int = 0
+    seconds: float = 0.0
+    device: str = ""
+    batch_size: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def batch_size_for(height: int, width: int, channels: int, budget_mb: float) -> int:
+    per_slice = height * width * channels * _BYTES_PER_LR_PIXEL_PER_CHANNEL
+    return max(1, int(budget_mb * 1024 * 1024 // per_slice))
+
+
+def normalise(values: np.ndarray, norm: float) -> np.ndarray:
+    return values / norm * 2.0 - 1.0
+
+
+def denormalise(values: np.ndarray, norm: float) -> np.ndarray:
+    return (values + 1.0) / 2.0 * norm
+
+
+class SuperResolver:
+    """A loaded model bound to a device, reusable across volumes."""
+
+    def __init__(self, generator: Generator, info: ModelInfo, options: EngineOptions | None = None) -> None:
+        self.options = options or EngineOptions()
+        self.device = resolve_device(self.options.device)
+        self.generator = generator.to(self.device).eval()
+        self.info = info
+
+    @classmethod
+    def from_file(cls, path: str | Path, options: EngineOptions | None = None) -> "SuperResolver":
+        generator, info = load_model(path)
+        return cls(generator, info, options)
+
+    @classmethod
+    def for_kind(
+        cls, kind: MapKind, model_path: str | Path | None = None, options: EngineOptions | None = None
+    ) -> "SuperResolver":
+        """The user's model file if given, else the bundled model for ``kind``."""
+        if model_path is None:
+            model_path = find_bundled_model(kind)
+            if model_path is None:
+                raise ModelError(
+                    f"no bundled {kind.value} model is installed; pass a model file (--model) or use "
+                    "the bicubic baseline (--method bicubic)"
+                )
+        return cls.from_file(model_path, options)
+
+    def check_input(self, source: QuantMap) -> None:
+        expected = self.info.map_kind
+        if source.kind not in (expected, MapKind.UNKNOWN) and not self.options.force_kind:
+            raise ModelError(
+                f"this model is for {expected.value} maps but the input is a {source.kind.value} map; "
+                "choose the matching model or force it",
+                self.info.path,
+            )
+
+    def run(
+        self,
+        source: QuantMap,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> QuantMap:
+        """Super-resolve every slice of ``source``; returns the map on the ×scale grid."""
+        self.check_input(source)
+        report = RunReport(slices=source.shape[0])
+        started = time.perf_counter()
+        norm = self.info.norm_physical
+        lr = self._prepared_input(source, norm, report)
+        k, h, w = lr.shape
+        scale = self.info.scale
+        out = np.empty((k, h * scale, w * scale), dtype=np.float32)
+        batch = self.options.batch_size or batch_size_for(
+            h, w, self.info.config.channels, self.options.memory_budget_mb
+        )
+        start = 0
+        if progress:
+            progress(0, k)
+        while start < k:
+            if cancel is not None and cancel.cancelled:
+                raise CancelledError("super-resolution cancelled by the user")
+            stop = min(start + batch, k)
+            try:
+                out[start:stop] = self._forward(lr[start:stop])
+            except Exception as exc:
+                if not (self.device.type == "cuda" and is_out_of_memory(exc)):
+                    raise
+                batch = self._back_off(batch, report)
+                continue
+            start = stop
+            if progress:
+                progress(start, k)
+        np.clip(denormalise(out, norm), 0.0, norm, out=out)
+        report.seconds = time.perf_counter() - started
+        report.device = describe_device(self.device)
+        report.batch_size = batch
+        metadata = dict(source.metadata)
+        metadata.update(
+            method="dl",
+            model=self.info.name,
+            model_sha256=self.info.weights_sha256,
+            trained_on=self.info.trained_on,
+            sr_report=report,
+        )
+        return upsampled_like(
+            source,
+            out,
+            scale,
+            kind=self.info.map_kind if source.kind is MapKind.UNKNOWN else source.kind,
+            metadata=metadata,
+        )
+
+    def _prepared_input(self, source: QuantMap, norm: float, report: RunReport) -> np.ndarray:
+        values = source.array
+        if not np.all(np.isfinite(values)):
+            raise ModelError("input map contains NaN or infinite values", source.metadata.get("source_path"))
+        outside = int(np.count_nonzero((values < 0) | (values > norm)))
+        if outside:
+            message = f"{outside} voxels lie outside the model's range 0–{norm:g} {source.kind.unit} and were clipped"
+            log.warning(message)
+            report.warnings.append(message)
+        return normalise(np.clip(values, 0.0, norm), norm).astype(np.float32)
+
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
+        tensor = torch.from_numpy(batch[:, np.newaxis])
+        if self.device.type == "cuda":
+            tensor = tensor.pin_memory().to(self.device, non_blocking=True)
+        use_amp = self.options.amp and self.device.type == "cuda"
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
+            result = self.generator(tensor)
+        return result.float()[:, 0].cpu().numpy()
+
+    def _back_off(self, batch: int, report: RunReport) -> int:
+        torch.cuda.empty_cache()
+        if batch > 1:
+            message = f"CUDA out of memory at batch {batch}; retrying with batch {batch // 2}"
+            log.warning(message)
+            report.warnings.append(message)
+            return batch // 2
+        message = "CUDA out of memory even at batch 1; continuing on the CPU (slower)"
+        log.warning(message)
+        report.warnings.append(message)
+        self.device = torch.device("cpu")
+        self.generator = self.generator.to(self.device)
+        return 1

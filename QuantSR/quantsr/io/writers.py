@@ -1,0 +1,33 @@
+"""Write one map to its target: an image file (NRRD/NIfTI/MHA) or a DICOM series folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import __version__
+from ..volume import QuantMap
+from .outputs import image_suffix
+
+
+def write_map(qmap: QuantMap, target: Path, derived_from: QuantMap | None = None) -> Path:
+    if image_suffix(target):
+        from .images import write_image
+
+        write_image(qmap, target)
+        return target
+    from .dicom_write import StudyContext, write_series
+
+    source_meta = (derived_from or qmap).metadata
+    method = qmap.metadata.get("method", "dl")
+    model = qmap.metadata.get("model", method)
+    write_series(
+        qmap,
+        target,
+        context=StudyContext.from_metadata(source_meta),
+        series_description=f"QuantSR {qmap.kind.value} map ({method.upper() if method == 'dl' else method})",
+        series_number=int(source_meta.get("series_number", 0) or 0) + 900,
+        protocol="dl" if method == "dl" else method,
+        derived_from=derived_from,
+        derivation_description=f"QuantSR {__version__} ×2 super-resolution, {model}",
+    )
+    return target
