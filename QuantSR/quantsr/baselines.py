@@ -24,7 +24,8 @@ def upsample(source: QuantMap, scale: int = 2, method: Interpolation | str = Int
     """Interpolate ``source`` in-plane by ``scale`` onto the grid of :func:`geometry.upsampled_grid`.
 
     ``grid_mode=True`` aligns pixel *edges* (the field of view), which is the SR output geometry;
-    the slice axis is left untouched. Cubic uses an interpolating cubic B-spline with mirrored borders (exact on constants).
+    the slice axis is left untouched. Cubic uses an interpolating cubic B-spline with mirrored
+    borders (exact on constants).
     """
     method = Interpolation(method)
     array = ndimage.zoom(

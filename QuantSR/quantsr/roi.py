@@ -1,0 +1,102 @@
+"""ROIs replicated identically in physical space on volumes of any grid, and their statistics.
+
+A label map (or a box) defined once is carried to each volume by its physical position: every voxel
+centre of the target volume takes the label found at that point (nearest neighbour), so the same
+anatomy is measured on fast (256²), DL (512²) and routine (512²) maps.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from .io.atomic import atomic_path
+from .volume import QuantMap
+
+
+def labels_on_grid(labels: QuantMap, reference: QuantMap) -> np.ndarray:
+    """Integer labels sampled at ``reference``'s voxel centres (0 outside the label map)."""
+    if labels.same_geometry(reference):
+        return np.rint(labels.array).astype(np.int32)
+    image = labels.to_sitk()
+    image = sitk.Cast(image, sitk.sitkInt32)
+    resampled = sitk.Resample(image, reference.to_sitk(), sitk.Transform(), sitk.sitkNearestNeighbor, 0,
+                              sitk.sitkInt32)
+    return sitk.GetArrayFromImage(resampled)
+
+
+def box_mask(reference: QuantMap, centre_lps: np.ndarray, size_mm: np.ndarray,
+             axes: np.ndarray | None = None) -> np.ndarray:
+    """Voxels of ``reference`` whose centres lie in a box (centre, full size, box axes as columns)."""
+    axes = np.eye(3) if axes is None else np.asarray(axes, float)
+    k, j, i = np.indices(reference.shape)
+    ijk = np.stack([i.ravel(), j.ravel(), k.ravel()], axis=1)
+    local = (reference.index_to_physical(ijk) - np.asarray(centre_lps, float)) @ axes
+    inside = np.all(np.abs(local) <= np.asarray(size_mm, float) / 2 + 1e-9, axis=1)
+    return inside.reshape(reference.shape)
+
+
+@dataclass
+class RoiStats:
+    roi: str
+    description: str
+    map: str
+    protocol: str
+    voxels: int
+    volume_mm3: float
+    mean: float
+    sd: float
+    median: float
+
+
+def region_stats(qmap: QuantMap, mask: np.ndarray, roi: str, protocol: str, description: str = "") -> RoiStats:
+    values = qmap.array[mask]
+    voxel_mm3 = float(np.prod(qmap.spacing))
+    if values.size == 0:
+        nan = float("nan")
+        return RoiStats(roi, description, qmap.kind.value, protocol, 0, 0.0, nan, nan, nan)
+    return RoiStats(
+        roi=roi,
+        description=description,
+        map=qmap.kind.value,
+        protocol=protocol,
+        voxels=int(values.size),
+        volume_mm3=values.size * voxel_mm3,
+        mean=float(values.mean(dtype=np.float64)),
+        sd=float(values.std(dtype=np.float64, ddof=1)) if values.size > 1 else 0.0,
+        median=float(np.median(values)),
+    )
+
+
+def measure_labels(
+    labels: QuantMap,
+    volumes: dict[str, list[QuantMap]],
+    names: dict[int, tuple[str, str]] | None = None,
+) -> list[RoiStats]:
+    """Statistics of every label on every volume; ``volumes`` maps protocol → maps (T1/T2/PD).
+
+    ``names`` gives (roi name, description) per label value; defaults to "ROI n".
+    """
+    values = sorted(int(v) for v in np.unique(np.rint(labels.array)) if v > 0)
+    rows: list[RoiStats] = []
+    for protocol, maps in volumes.items():
+        for qmap in maps:
+            grid = labels_on_grid(labels, qmap)
+            for value in values:
+                roi, description = (names or {}).get(value, (f"ROI {value}", ""))
+                rows.append(region_stats(qmap, grid == value, roi, protocol, description))
+    return rows
+
+
+def write_stats_csv(rows: list[RoiStats], path: str | Path) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(RoiStats.__dataclass_fields__))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in asdict(row).items()})
+    return path
