@@ -37,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=["auto", "T1", "T2", "PD"],
         help="map kind (auto: detect from DICOM tags / file name / values)",
     )
+    p.add_argument("--series", help="DICOM series to use (SeriesNumber or SeriesInstanceUID) when several match")
     p.add_argument("--model", type=Path, help="model file (.safetensors); default: the bundled model")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda[:N]")
     p.add_argument("--batch-size", type=int, help="slices per batch (default: from --memory-mb)")
@@ -49,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     kind = None if args.map == "auto" else MapKind.parse(args.map)
-    maps = load_maps(args.input, kind=kind)
+    maps = load_maps(args.input, kind=kind, series=args.series)
     targets = plan_outputs(args.output, maps, args.method, args.format)
     check_not_inside_inputs(targets, [args.input])
     options = EngineOptions(
