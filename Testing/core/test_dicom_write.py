@@ -9,8 +9,8 @@ from unittest import mock
 import numpy as np
 import pydicom
 import pytest
-from conftest import require_tool
 from helpers.dicom_factory import brain_like, oblique_direction
+from helpers.tools import require_tool
 
 from quantsr.baselines import upsample
 from quantsr.errors import OutputError

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from . import models, series, sr
+from . import demo, models, series, simulate, sr
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:
-    for module in (sr, series, models):
+    for module in (demo, sr, series, simulate, models):
         module.register(sub)

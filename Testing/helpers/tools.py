@@ -1,4 +1,4 @@
-"""Shared pytest set-up: external tools are required in CI (a missing tool fails there, skips locally)."""
+"""External tools the tests need: required in CI (a missing tool fails there), skipped elsewhere."""
 
 from __future__ import annotations
 
