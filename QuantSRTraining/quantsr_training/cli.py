@@ -1,10 +1,120 @@
-"""``quantsr-train``: the training command (filled by the training issue)."""
+"""``quantsr-train``: fit, export and evaluate QuantSR super-resolution models."""
 
 from __future__ import annotations
 
+import argparse
+import logging
 import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from quantsr.errors import CancelledError, QuantSRError
 
 
-def main(argv: list[str] | None = None) -> int:
-    print("quantsr-train: training is not available in this version yet.", file=sys.stderr)
-    return 2
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="quantsr-train", description="Train QuantSR SRGAN models on paired "
+                                     "fast/routine synthetic-MRI maps (Liu et al. 2026).")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    fit = sub.add_parser("fit", help="train (or --resume) a model from a TOML config")
+    fit.add_argument("config", nargs="?", type=Path, help="TOML config (default: the paper's values)")
+    fit.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                     help="override a config value (repeatable), e.g. --set data.map=T2")
+    fit.add_argument("--resume", action="store_true", help="continue from <output>/checkpoints/last.pt")
+    fit.set_defaults(handler=_fit)
+
+    export = sub.add_parser("export", help="checkpoint → model file (.safetensors + metadata)")
+    export.add_argument("checkpoint", type=Path)
+    export.add_argument("-o", "--output", type=Path, required=True)
+    export.add_argument("--description", default="")
+    export.set_defaults(handler=_export)
+
+    evaluate = sub.add_parser("evaluate", help="PSNR / SSIM / tissue bias on held-out subjects")
+    evaluate.add_argument("--cohort", type=Path, required=True, help="cohort folder or manifest CSV")
+    evaluate.add_argument("--model", action="append", default=[], metavar="[MAP=]FILE",
+                          help="model file(s); MAP= is read from the file when omitted")
+    evaluate.add_argument("--maps", default="", help="baselines only for these maps (e.g. T1,T2)")
+    evaluate.add_argument("--split", type=Path, help="split.json (its test subjects are evaluated)")
+    evaluate.add_argument("--subjects", default="", help="comma-separated subjects (instead of --split)")
+    evaluate.add_argument("-o", "--output", type=Path, required=True)
+    evaluate.add_argument("--device", default="auto")
+    evaluate.set_defaults(handler=_evaluate)
+    return parser
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .trainer import Trainer
+
+    config = load_config(args.config, args.set)
+    last = Trainer(config).fit(resume=args.resume)
+    if last:
+        print(f"trained {config.data.map}: checkpoint {last}; export it with quantsr-train export {last} -o MODEL")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .export import export_checkpoint
+
+    path = export_checkpoint(args.checkpoint, args.output, args.description)
+    print(f"wrote {path}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from quantsr.engine import EngineOptions
+    from quantsr.mapkinds import MapKind
+    from quantsr.modelfile import read_model_info
+
+    from .evaluate import evaluate, markdown_table, write_report
+    from .split import read_split
+
+    models: dict[MapKind, Path | None] = {}
+    for item in args.model:
+        kind_text, sep, file = item.partition("=")
+        path = Path(file if sep else kind_text)
+        kind = MapKind.parse(kind_text) if sep else read_model_info(path).map_kind
+        models[kind] = path
+    for kind_text in filter(None, args.maps.split(",")):
+        models.setdefault(MapKind.parse(kind_text), None)
+    if not models:
+        raise QuantSRError("give at least one --model or --maps")
+    subjects = read_split(args.split)["test"] if args.split else [s for s in args.subjects.split(",") if s]
+    if not subjects:
+        raise QuantSRError("no subjects to evaluate: give --split or --subjects")
+    report = evaluate(models, args.cohort, subjects, EngineOptions(device=args.device))
+    json_path, md_path = write_report(report, args.output)
+    print(markdown_table(report["summary"]))
+    print(f"\nwrote {json_path} and {md_path}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("quantsr-train: %(levelname)s: %(message)s"))
+    for name in ("quantsr", "quantsr.training"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+        logger.propagate = False
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args)
+    except CancelledError as exc:
+        print(f"quantsr-train: {exc}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("quantsr-train: interrupted; resume with --resume", file=sys.stderr)
+        return 130
+    except QuantSRError as exc:
+        print(f"quantsr-train: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

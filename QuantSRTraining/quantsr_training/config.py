@@ -1,0 +1,126 @@
+"""Training configuration: the paper's values as defaults, read from TOML, every field overridable
+(``--set section.key=value`` on the command line)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from quantsr.errors import InputError
+
+
+@dataclass
+class DataConfig:
+    cohort: str = ""  # a simulator cohort folder (manifest.csv) or a manifest CSV: subject,map,fast,routine
+    map: str = "T1"
+    train_fraction: float = 0.8  # subject-level split, as in the paper (80/20)
+    split_file: str = ""  # reuse / write the split here (default: <output>/split.json)
+    register: bool = False  # rigid MI registration of routine to fast before pairing (real data)
+    lr_patch: int = 32  # low-resolution patch size (HR patch = scale × this)
+    min_head_fraction: float = 0.25  # patches with less head than this are redrawn
+    cache_dir: str = ""  # preprocessed slices (default: <output>/cache)
+
+
+@dataclass
+class ModelConfig:
+    channels: int = 64
+    residual_blocks: int = 5
+    scale: int = 2
+    discriminator_channels: int = 64
+
+
+@dataclass
+class LossConfig:
+    l1: float = 1.0
+    adversarial: float = 1e-3
+    vgg: float = 2e-6
+    vgg_weights: str = ""  # torchvision VGG-19 state dict (.pth / .safetensors); empty → VGG term off
+    vgg_layer: int = 35  # index in torchvision's vgg19().features: 35 = relu5_4 ("VGG54")
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    lr_step: int = 1000  # step decay every N iterations (paper)
+    lr_gamma: float = 0.9  # the paper does not give the decay factor; 0.9 is our choice
+    batch_size: int = 8
+    epochs: int = 200
+    max_iterations: int = 0  # > 0 stops earlier (CPU runs, tests)
+    warmup_iterations: int = 0  # L1-only generator iterations before adversarial training
+
+
+@dataclass
+class RunConfig:
+    output: str = "runs/quantsr"
+    seed: int = 2026
+    device: str = "auto"
+    amp: bool = True  # CUDA only; ignored on the CPU
+    checkpoint_every: int = 500
+    log_every: int = 10
+    num_workers: int = 0
+
+
+@dataclass
+class TrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "TrainConfig":
+        config = cls()
+        for section, values in data.items():
+            if not hasattr(config, section) or not isinstance(values, dict):
+                raise InputError(f"unknown section [{section}]", source)
+            for key, value in values.items():
+                config.set(f"{section}.{key}", value, source)
+        return config
+
+    def set(self, dotted: str, value: Any, source: str = "--set") -> None:
+        section_name, _, key = dotted.partition(".")
+        section = getattr(self, section_name, None)
+        if section is None or not dataclasses.is_dataclass(section) or key not in section.__dataclass_fields__:
+            raise InputError(f"unknown setting {dotted!r}", source)
+        current = getattr(section, key)
+        setattr(section, key, _coerce(value, current, dotted, source))
+
+
+def _coerce(value: Any, current: Any, name: str, source: str) -> Any:
+    try:
+        if isinstance(current, bool):
+            return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+        if isinstance(current, tuple):
+            items = value if isinstance(value, (list, tuple)) else str(value).strip("()[]").split(",")
+            return tuple(float(v) for v in items)
+        return type(current)(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} = {value!r} is not a {type(current).__name__}", source) from None
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
+    """The config file (TOML) with ``key=value`` overrides applied; no file → the paper's defaults."""
+    config = TrainConfig()
+    if path:
+        path = Path(path)
+        try:
+            config = TrainConfig.from_dict(tomllib.loads(path.read_text()), str(path))
+        except FileNotFoundError:
+            raise InputError("no such config file", path) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"not valid TOML ({exc})", path) from None
+    for item in overrides or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(f"--set expects section.key=value, got {item!r}")
+        config.set(key.strip(), value.strip())
+    return config

@@ -1,0 +1,38 @@
+"""Checkpoint → the core's model file (safetensors + metadata with the training config and data)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import torch
+
+from quantsr.errors import InputError
+from quantsr.mapkinds import MapKind
+from quantsr.model import Generator, GeneratorConfig
+from quantsr.modelfile import ModelInfo, save_model
+
+
+def export_checkpoint(checkpoint: str | Path, output: str | Path, description: str = "",
+                      trained_on: str | None = None) -> Path:
+    checkpoint = Path(checkpoint)
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError) as exc:
+        raise InputError(f"not a readable QuantSR training checkpoint ({exc})", checkpoint) from None
+    config = state["config"]
+    kind = MapKind.parse(config["data"]["map"])
+    model = config["model"]
+    generator = Generator(GeneratorConfig(model["channels"], model["residual_blocks"], model["scale"]))
+    generator.load_state_dict(state["generator"])
+    data = state.get("data", {})
+    info = ModelInfo(
+        map_kind=kind,
+        norm_physical=kind.norm_physical,
+        config=generator.config,
+        trained_on=trained_on or f"{len(data.get('train_subjects', []))} subjects from {data.get('cohort', '?')}",
+        description=description or f"QuantSR SRGAN generator for {kind.value} maps, iteration {state['iteration']}",
+        training={"iteration": int(state["iteration"]), "config": config, "data": data},
+        created=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    return save_model(generator, info, output)

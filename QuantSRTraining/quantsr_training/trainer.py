@@ -1,0 +1,287 @@
+"""The training loop: SRGAN as in the paper (L1 + 1e-3·adversarial + 2e-6·VGG), optional L1 warm-up,
+Adam with step decay, checkpoints that resume exactly, metrics to JSONL/CSV, DDP under torchrun."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
+from tqdm import tqdm
+
+from quantsr.errors import InputError
+from quantsr.io.atomic import atomic_path
+from quantsr.mapkinds import MapKind
+from quantsr.model import Generator, GeneratorConfig
+
+from .config import TrainConfig
+from .dataset import CachedSubject, PatchDataset, cache_subject
+from .distributed import DistInfo, init_distributed, shutdown, training_device
+from .networks import Discriminator, content_loss_network
+from .pairs import pair_all, read_sources
+from .split import make_split, read_split, write_split
+
+log = logging.getLogger("quantsr.training")
+LOG_FIELDS = ("iteration", "epoch", "lr", "loss_g", "loss_l1", "loss_adv", "loss_vgg", "loss_d", "seconds")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+class ResumableSampler(Sampler[int]):
+    """A DistributedSampler that can start part-way through an epoch (for exact resume)."""
+
+    def __init__(self, dataset: PatchDataset, info: DistInfo, seed: int) -> None:
+        self.inner = DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True,
+                                        seed=seed, drop_last=True)
+        self.skip = 0
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        self.inner.set_epoch(epoch)
+        self.skip = skip
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(list(self.inner)[self.skip :])
+
+    def __len__(self) -> int:
+        return len(self.inner) - self.skip
+
+
+def prepare_data(config: TrainConfig, output: Path, info: DistInfo) -> tuple[list[CachedSubject], dict]:
+    """Pair, split and cache the training subjects (rank 0 writes; other ranks wait and read)."""
+    kind = MapKind.parse(config.data.map)
+    if kind is MapKind.UNKNOWN:
+        raise InputError("data.map must be T1, T2 or PD")
+    sources = read_sources(config.data.cohort, kind)
+    split_path = Path(config.data.split_file) if config.data.split_file else output / "split.json"
+    if split_path.exists():
+        split = read_split(split_path)
+    else:
+        split = make_split([s.subject for s in sources], [s.group for s in sources], config.data.train_fraction,
+                           config.run.seed)
+        if info.is_main:
+            write_split(split, split_path)
+    train_sources = [s for s in sources if s.subject in set(split["train"])]
+    cache_dir = Path(config.data.cache_dir) if config.data.cache_dir else output / "cache"
+    if info.enabled and not info.is_main:
+        torch.distributed.barrier()  # rank 0 caches first
+    paired, failed = pair_all(train_sources, kind, config.model.scale, config.data.register)
+    cached = [cache_subject(p, kind.norm_physical, cache_dir, config.data.min_head_fraction) for p in paired]
+    if info.enabled and info.is_main:
+        torch.distributed.barrier()
+    description = {
+        "cohort": str(config.data.cohort), "map": kind.value, "train_subjects": [c.subject for c in cached],
+        "test_subjects": split["test"], "train_slices": sum(len(c.slices) for c in cached),
+        "pairing_failed": failed, "split_file": str(split_path),
+    }
+    if failed:
+        log.warning("%d subject(s) could not be paired and are left out: %s", len(failed),
+                    "; ".join(f"{s}: {why}" for s, why in failed))
+    return cached, description
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+        self.output = Path(config.run.output)
+        self.device = training_device(config.run.device)
+        self.info = init_distributed(self.device)
+        seed_everything(config.run.seed)
+        self.kind = MapKind.parse(config.data.map)
+        model = config.model
+        self.generator = Generator(GeneratorConfig(model.channels, model.residual_blocks, model.scale)).to(self.device)
+        self.discriminator = Discriminator(model.discriminator_channels).to(self.device)
+        optim = config.optim
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=optim.lr, betas=optim.betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=optim.lr, betas=optim.betas)
+        self.sched_g = torch.optim.lr_scheduler.StepLR(self.opt_g, optim.lr_step, optim.lr_gamma)
+        self.sched_d = torch.optim.lr_scheduler.StepLR(self.opt_d, optim.lr_step, optim.lr_gamma)
+        self.use_amp = config.run.amp and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.vgg = content_loss_network(config.loss.vgg_weights, config.loss.vgg_layer, self.device) \
+            if config.loss.vgg > 0 else None
+        self.iteration = 0
+        self.data_description: dict = {}
+        if self.info.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.g_model: nn.Module = DistributedDataParallel(self.generator, device_ids=ids)
+            self.d_model: nn.Module = DistributedDataParallel(self.discriminator, device_ids=ids)
+        else:
+            self.g_model, self.d_model = self.generator, self.discriminator
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {
+            "iteration": self.iteration,
+            "config": self.config.to_dict(),
+            "data": self.data_description,
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "sched_g": self.sched_g.state_dict(), "sched_d": self.sched_d.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def save_checkpoint(self) -> Path | None:
+        if not self.info.is_main:
+            return None
+        folder = self.output / "checkpoints"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"iter_{self.iteration:07d}.pt"
+        state = self.state()
+        for target in (path, folder / "last.pt"):
+            with atomic_path(target, suffix=".pt") as tmp:
+                torch.save(state, tmp)
+        return path
+
+    def load_checkpoint(self, path: Path) -> None:
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=True)
+        except (OSError, RuntimeError) as exc:
+            raise InputError(f"not a readable QuantSR training checkpoint ({exc})", path) from None
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.sched_g.load_state_dict(state["sched_g"])
+        self.sched_d.load_state_dict(state["sched_d"])
+        self.scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        self.iteration = int(state["iteration"])
+        self._truncate_logs()
+
+    def _truncate_logs(self) -> None:
+        """Drop log rows written after the checkpoint we resume from (they will be written again)."""
+        if not self.info.is_main:
+            return
+        jsonl = self.output / "metrics.jsonl"
+        if jsonl.exists():
+            rows = [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
+            kept = [r for r in rows if r["iteration"] <= self.iteration]
+            jsonl.write_text("".join(json.dumps(r) + "\n" for r in kept))
+            with open(self.output / "metrics.csv", "w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=LOG_FIELDS)
+                writer.writeheader()
+                for row in kept:
+                    writer.writerow({k: row.get(k, "") for k in LOG_FIELDS})
+
+    # -- the loop -------------------------------------------------------------------------------
+    def fit(self, resume: bool = False) -> Path | None:
+        cfg = self.config
+        self.output.mkdir(parents=True, exist_ok=True)
+        cached, self.data_description = prepare_data(cfg, self.output, self.info)
+        if resume:
+            last = self.output / "checkpoints" / "last.pt"
+            if not last.exists():
+                raise InputError("nothing to resume: no checkpoints/last.pt", self.output)
+            self.load_checkpoint(last)
+            log.info("resumed at iteration %d", self.iteration)
+        if self.info.is_main:
+            with atomic_path(self.output / "config.json") as tmp:
+                tmp.write_text(json.dumps(cfg.to_dict(), indent=1))
+        dataset = PatchDataset(cached, cfg.data.lr_patch, cfg.model.scale, cfg.run.seed, cfg.data.min_head_fraction)
+        sampler = ResumableSampler(dataset, self.info, cfg.run.seed)
+        per_epoch = len(sampler.inner) // cfg.optim.batch_size
+        if per_epoch == 0:
+            raise InputError(f"only {len(dataset)} training slices: fewer than one batch of {cfg.optim.batch_size}")
+        total = per_epoch * cfg.optim.epochs
+        if cfg.optim.max_iterations > 0:
+            total = min(total, cfg.optim.max_iterations)
+        bar = tqdm(total=total, initial=self.iteration, unit="it", desc=f"train {self.kind.value}",
+                   disable=not self.info.is_main)
+        log_rows = []
+        started = time.perf_counter()
+        while self.iteration < total:
+            epoch, done_in_epoch = divmod(self.iteration, per_epoch)
+            dataset.set_epoch(epoch)
+            sampler.set_epoch(epoch, skip=done_in_epoch * cfg.optim.batch_size)
+            loader = DataLoader(dataset, batch_size=cfg.optim.batch_size, sampler=sampler, drop_last=True,
+                                num_workers=cfg.run.num_workers, pin_memory=self.device.type == "cuda")
+            for lr_batch, hr_batch in loader:
+                losses = self.step(lr_batch.to(self.device, non_blocking=True),
+                                   hr_batch.to(self.device, non_blocking=True))
+                self.iteration += 1
+                bar.update(1)
+                if self.iteration % cfg.run.log_every == 0 or self.iteration == total:
+                    row = {"iteration": self.iteration, "epoch": epoch, "lr": self.sched_g.get_last_lr()[0],
+                           **losses, "seconds": round(time.perf_counter() - started, 2)}
+                    log_rows.append(row)
+                    bar.set_postfix(l1=f"{losses['loss_l1']:.4f}")
+                    self._write_log(row)
+                if self.iteration % cfg.run.checkpoint_every == 0 or self.iteration == total:
+                    self.save_checkpoint()
+                if self.iteration >= total:
+                    break
+        bar.close()
+        if self.info.enabled:  # BN running statistics are per rank between forwards: end on rank 0's
+            for module in (self.generator, self.discriminator):
+                for buffer in module.buffers():
+                    torch.distributed.broadcast(buffer, src=0)
+        shutdown(self.info)
+        return self.output / "checkpoints" / "last.pt" if self.info.is_main else None
+
+    def step(self, lr: torch.Tensor, hr: torch.Tensor) -> dict[str, float]:
+        cfg = self.config
+        adversarial = self.iteration >= cfg.optim.warmup_iterations and cfg.loss.adversarial > 0
+        bce = nn.BCEWithLogitsLoss()
+        loss_d_value = 0.0
+        self.g_model.train()
+        self.d_model.train()
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
+            fake = self.g_model(lr)
+        if adversarial:
+            self.opt_d.zero_grad(set_to_none=True)
+            with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
+                real_logits = self.d_model(hr)
+                fake_logits = self.d_model(fake.detach())
+                loss_d = bce(real_logits, torch.ones_like(real_logits)) + bce(fake_logits,
+                                                                              torch.zeros_like(fake_logits))
+            self.scaler.scale(loss_d).backward()
+            self.scaler.step(self.opt_d)
+            loss_d_value = float(loss_d.detach())
+        self.opt_g.zero_grad(set_to_none=True)
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
+            loss_l1 = nn.functional.l1_loss(fake.float(), hr)
+            loss_adv = torch.zeros((), device=lr.device)
+            loss_vgg = torch.zeros((), device=lr.device)
+            if adversarial:
+                logits = self.d_model(fake)
+                loss_adv = bce(logits, torch.ones_like(logits))
+            if self.vgg is not None:
+                loss_vgg = nn.functional.mse_loss(self.vgg(fake.float()), self.vgg(hr))
+            loss_g = cfg.loss.l1 * loss_l1 + cfg.loss.adversarial * loss_adv + cfg.loss.vgg * loss_vgg
+        self.scaler.scale(loss_g).backward()
+        self.scaler.step(self.opt_g)
+        self.scaler.update()
+        self.sched_g.step()
+        if adversarial:
+            self.sched_d.step()
+        return {"loss_g": float(loss_g.detach()), "loss_l1": float(loss_l1.detach()),
+                "loss_adv": float(loss_adv.detach()), "loss_vgg": float(loss_vgg.detach()), "loss_d": loss_d_value}
+
+    def _write_log(self, row: dict) -> None:
+        if not self.info.is_main:
+            return
+        with open(self.output / "metrics.jsonl", "a") as handle:
+            handle.write(json.dumps(row) + "\n")
+        csv_path = self.output / "metrics.csv"
+        new = not csv_path.exists()
+        with open(csv_path, "a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=LOG_FIELDS)
+            if new:
+                writer.writeheader()
+            writer.writerow({k: row.get(k, "") for k in LOG_FIELDS})
