@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"]:  # everything after "train" belongs to quantsr-train, --help included
+        from .commands.train import delegate
+
+        return delegate(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)

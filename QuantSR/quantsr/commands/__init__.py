@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from . import demo, models, series, simulate, sr
+from . import demo, models, series, simulate, sr, train
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:
-    for module in (demo, sr, series, simulate, models):
+    for module in (demo, sr, series, simulate, models, train):
         module.register(sub)

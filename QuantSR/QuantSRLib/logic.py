@@ -1,0 +1,171 @@
+"""QuantSR's Logic (no Qt, no ``slicer.app``): load maps into the scene, super-resolve volume nodes,
+measure ROIs on fast / DL / routine, and batch jobs for the Python console. The Slicer module's
+``QuantSRLogic`` adds the parameter node on top of this class."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import slicer
+
+from quantsr.engine import CancelToken, EngineOptions
+from quantsr.errors import InputError, QuantSRError
+from quantsr.io.images import read_image
+from quantsr.io.loader import load_maps
+from quantsr.io.outputs import plan_outputs
+from quantsr.io.writers import write_map
+from quantsr.mapkinds import MapKind
+from quantsr.pipeline import SRJob, super_resolve_maps
+from quantsr.roi import RoiStats, measure_labels, write_stats_csv
+
+from .measure import TABLE_COLUMNS, VolumeEntry, fill_table, measure, paired_tests, stats_records
+from .nodes import PROTOCOL_ATTRIBUTE, map_from_volume_node, volume_node_from_map
+
+log = logging.getLogger("quantsr.slicer")
+METHOD_SUFFIX = {"dl": "DL", "bicubic": "bicubic", "linear": "linear"}
+COLOR_NODES = {"grey": "vtkMRMLColorTableNodeGrey", "viridis": "vtkMRMLColorTableNodeFileViridis.txt",
+               "rainbow": "vtkMRMLColorTableNodeRainbow"}
+
+
+@dataclass
+class BatchReport:
+    done: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f"{len(self.done)} stud{'y' if len(self.done) == 1 else 'ies'} done, {len(self.failed)} failed"]
+        lines += [f"  FAILED {study}: {reason}" for study, reason in self.failed]
+        return "\n".join(lines)
+
+
+class QuantSRCoreLogic:
+    def __init__(self, scene: slicer.vtkMRMLScene | None = None) -> None:
+        self.scene = scene if scene is not None else slicer.mrmlScene
+
+    # -- loading ------------------------------------------------------------------------------
+    def load_maps(self, path: str | Path, protocol: str = "fast", kind: MapKind | None = None
+                  ) -> list[slicer.vtkMRMLScalarVolumeNode]:
+        """Every T1/T2/PD map at ``path`` (DICOM folder/file, NRRD, NIfTI) as volume nodes "T1 fast", ..."""
+        maps = load_maps(path, kind=kind)
+        nodes = [volume_node_from_map(self.scene, m, f"{m.kind.value} {protocol}", protocol) for m in maps]
+        for node in nodes:
+            self.apply_display(node)
+        return nodes
+
+    def apply_display(self, node: slicer.vtkMRMLScalarVolumeNode, colormap: str = "grey") -> None:
+        """Per-map window in physical units (e.g. T1 0–4000 ms) and a colour map."""
+        kind = map_from_volume_node(node).kind
+        if node.GetDisplayNode() is None:
+            node.CreateDefaultDisplayNodes()
+        display = node.GetDisplayNode()
+        if display is None:
+            return
+        low, high = kind.display_range
+        display.AutoWindowLevelOff()
+        display.SetWindowLevelMinMax(low, high)
+        display.SetAndObserveColorNodeID(COLOR_NODES.get(colormap, COLOR_NODES["grey"]))
+
+    # -- super-resolution ---------------------------------------------------------------------
+    def super_resolve(self, nodes: Sequence[slicer.vtkMRMLScalarVolumeNode], method: str = "dl",
+                      model_paths: dict[MapKind, Path] | None = None, device: str = "auto",
+                      batch_size: int | None = None, force: bool = False,
+                      progress: Callable[[int, int], None] | None = None,
+                      cancel: CancelToken | None = None) -> list[slicer.vtkMRMLScalarVolumeNode]:
+        """Super-resolve volume nodes; output nodes ("<name> DL") are created only once every map has
+        succeeded, so an error or a cancel leaves the scene as it was."""
+        maps = [map_from_volume_node(node) for node in nodes]
+        for node, qmap in zip(nodes, maps, strict=True):
+            if qmap.kind is MapKind.UNKNOWN:
+                raise InputError(f"cannot tell whether volume '{node.GetName()}' is a T1, T2 or PD map; "
+                                 "name it (e.g. 'T1 fast') or set its map kind")
+        options = EngineOptions(device=device, batch_size=batch_size, force_kind=force)
+        results = super_resolve_maps(maps, SRJob(method, model_paths, options), progress, cancel)
+        outputs = []
+        suffix = METHOD_SUFFIX.get(method, method)
+        for node, result in zip(nodes, results, strict=True):
+            name = f"{node.GetName().replace(' fast', '')} {suffix}"
+            out = volume_node_from_map(self.scene, result, name, suffix)
+            self.apply_display(out)
+            outputs.append(out)
+        return outputs
+
+    # -- ROI measurement ----------------------------------------------------------------------
+    def measure_rois(self, volumes: Sequence[slicer.vtkMRMLScalarVolumeNode],
+                     rois: Sequence[slicer.vtkMRMLMarkupsROINode] = (),
+                     segmentation: slicer.vtkMRMLSegmentationNode | None = None,
+                     table: slicer.vtkMRMLTableNode | None = None,
+                     summary: slicer.vtkMRMLTableNode | None = None
+                     ) -> tuple[list[RoiStats], slicer.vtkMRMLTableNode, slicer.vtkMRMLTableNode]:
+        """Measure every ROI box and segment on every volume; fill (or create) the results table and a
+        summary table of paired t-tests (DL vs routine, fast vs routine) per map."""
+        if not rois and segmentation is None:
+            raise InputError("no ROI to measure: place a Markups ROI or draw a segment first")
+        entries = [VolumeEntry(self.protocol_of(node), node) for node in volumes]
+        rows = measure(self.scene, entries, list(rois), segmentation)
+        table = table or self.scene.AddNewNodeByClass("vtkMRMLTableNode", "QuantSR ROI statistics")
+        fill_table(table, stats_records(rows), list(TABLE_COLUMNS))
+        tests = paired_tests(rows)
+        summary = summary or self.scene.AddNewNodeByClass("vtkMRMLTableNode", "QuantSR paired tests")
+        fill_table(summary, tests, ["map", "comparison", "rois", "mean_difference", "t", "p"])
+        return rows, table, summary
+
+    @staticmethod
+    def protocol_of(node: slicer.vtkMRMLScalarVolumeNode) -> str:
+        protocol = node.GetAttribute(PROTOCOL_ATTRIBUTE)
+        if protocol:
+            return protocol
+        name = (node.GetName() or "").lower()
+        for candidate in ("routine", "fast", "dl", "bicubic", "linear"):
+            if candidate in name.split():
+                return "DL" if candidate == "dl" else candidate
+        return node.GetName()
+
+    @staticmethod
+    def export_csv(rows: list[RoiStats], path: str | Path) -> Path:
+        return write_stats_csv(rows, path)
+
+    # -- batch (Python console) ---------------------------------------------------------------
+    def batch_super_resolve(self, root: str | Path, output: str | Path, method: str = "dl",
+                            fmt: str = "dicom", device: str = "auto") -> BatchReport:
+        """Super-resolve every study (sub-folder) under ``root``; each study's outputs go to
+        ``output/<study>/``. A failing study is reported and skipped."""
+        report = BatchReport()
+        root, output = Path(root), Path(output)
+        studies = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        if not studies:
+            raise InputError("no study folders inside", root)
+        for study in studies:
+            try:
+                maps = load_maps(study)
+                results = super_resolve_maps(maps, SRJob(method, None, EngineOptions(device=device)))
+                for source, result, target in zip(maps, results, plan_outputs(output / study.name, maps, method,
+                                                                              fmt), strict=True):
+                    write_map(result, target, derived_from=source)
+                report.done.append(study.name)
+            except QuantSRError as exc:
+                report.failed.append((study.name, str(exc)))
+                log.error("%s: %s", study.name, exc)
+        log.info(report.summary())
+        return report
+
+    def batch_measure(self, labels_path: str | Path, studies: dict[str, dict[str, str | Path]],
+                      csv_path: str | Path) -> tuple[list[RoiStats], BatchReport]:
+        """Measure one saved label map (NRRD / .seg.nrrd labelmap, in physical space) on several studies,
+        each given as {protocol: path}; rows gain the study name in ``description``."""
+        labels = read_image(labels_path, kind=MapKind.UNKNOWN)
+        report, rows = BatchReport(), []
+        for study, protocols in studies.items():
+            try:
+                volumes = {protocol: load_maps(path) for protocol, path in protocols.items()}
+                for row in measure_labels(labels, volumes):
+                    row.description = study
+                    rows.append(row)
+                report.done.append(study)
+            except QuantSRError as exc:
+                report.failed.append((study, str(exc)))
+                log.error("%s: %s", study, exc)
+        write_stats_csv(rows, csv_path)
+        return rows, report

@@ -1,0 +1,117 @@
+"""Paired ROI measurement on MRML: Markups ROI boxes and segments, replicated in physical space on every
+volume (fast, DL, routine) and every map, into a table node, with per-map paired t-tests across ROIs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import slicer
+import vtk
+from scipy import stats
+
+from quantsr.roi import RoiStats, box_mask, region_stats
+
+from .nodes import LPS_TO_RAS, map_from_volume_node
+
+TABLE_COLUMNS = ("roi", "description", "map", "protocol", "voxels", "volume_mm3", "mean", "sd", "median")
+
+
+def roi_box_mask(roi: slicer.vtkMRMLMarkupsROINode, volume: slicer.vtkMRMLScalarVolumeNode) -> np.ndarray:
+    """Voxels of ``volume`` whose centres lie inside the (possibly rotated) ROI box."""
+    qmap = map_from_volume_node(volume)
+    to_world = roi.GetObjectToWorldMatrix()  # columns: the box axes in RAS
+    axes_ras = np.array([[to_world.GetElement(r, c) for c in range(3)] for r in range(3)])
+    centre_ras = np.array(roi.GetCenterWorld())
+    return box_mask(qmap, LPS_TO_RAS @ centre_ras, np.array(roi.GetSize()), LPS_TO_RAS @ axes_ras)
+
+
+def segment_masks(segmentation: slicer.vtkMRMLSegmentationNode, volume: slicer.vtkMRMLScalarVolumeNode,
+                  scene: slicer.vtkMRMLScene) -> dict[str, np.ndarray]:
+    """Each segment resampled (nearest neighbour) onto ``volume``'s grid: {segment name: mask}."""
+    ids = vtk.vtkStringArray()
+    segmentation.GetSegmentation().GetSegmentIDs(ids)
+    labelmap = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "QuantSR temporary labels")
+    try:
+        logic = slicer.vtkSlicerSegmentationsModuleLogic
+        if not logic.ExportSegmentsToLabelmapNode(segmentation, ids, labelmap, volume):
+            raise ValueError(f"segments of {segmentation.GetName()} could not be placed on {volume.GetName()}")
+        labels = slicer.util.arrayFromVolume(labelmap)
+        masks = {}
+        for index in range(ids.GetNumberOfValues()):
+            segment = segmentation.GetSegmentation().GetSegment(ids.GetValue(index))
+            masks[segment.GetName()] = labels == index + 1
+        return masks
+    finally:
+        scene.RemoveNode(labelmap)
+
+
+@dataclass
+class VolumeEntry:
+    protocol: str  # "fast", "DL", "routine", ...
+    node: slicer.vtkMRMLScalarVolumeNode
+
+
+def measure(scene: slicer.vtkMRMLScene, volumes: list[VolumeEntry],
+            rois: list[slicer.vtkMRMLMarkupsROINode] = (),
+            segmentation: slicer.vtkMRMLSegmentationNode | None = None) -> list[RoiStats]:
+    """Statistics of every ROI box and segment on every volume (same physical region everywhere)."""
+    rows: list[RoiStats] = []
+    for entry in volumes:
+        qmap = map_from_volume_node(entry.node)
+        for roi in rois:
+            rows.append(region_stats(qmap, roi_box_mask(roi, entry.node), roi.GetName(), entry.protocol,
+                                     roi.GetDescription() or "box"))
+        if segmentation is not None:
+            for name, mask in segment_masks(segmentation, entry.node, scene).items():
+                rows.append(region_stats(qmap, mask, name, entry.protocol, "segment"))
+    return rows
+
+
+def paired_tests(rows: list[RoiStats], reference: str = "routine") -> list[dict]:
+    """Per map and protocol: paired t-test of ROI means against ``reference`` (scipy), with mean difference."""
+    results = []
+    for map_name in dict.fromkeys(r.map for r in rows):
+        by_protocol: dict[str, dict[str, float]] = {}
+        for r in rows:
+            if r.map == map_name and r.voxels > 0:
+                by_protocol.setdefault(r.protocol, {})[r.roi] = r.mean
+        if reference not in by_protocol:
+            continue
+        for protocol, means in by_protocol.items():
+            if protocol == reference:
+                continue
+            shared = sorted(set(means) & set(by_protocol[reference]))
+            a = np.array([means[k] for k in shared])
+            b = np.array([by_protocol[reference][k] for k in shared])
+            entry = {"map": map_name, "comparison": f"{protocol} vs {reference}", "rois": len(shared),
+                     "mean_difference": float(np.mean(a - b)) if shared else float("nan"),
+                     "t": float("nan"), "p": float("nan")}
+            if len(shared) >= 2 and np.any(a != b):
+                test = stats.ttest_rel(a, b)
+                entry["t"], entry["p"] = float(test.statistic), float(test.pvalue)
+            results.append(entry)
+    return results
+
+
+def fill_table(table: slicer.vtkMRMLTableNode, records: list[dict], columns: list[str]) -> slicer.vtkMRMLTableNode:
+    """Replace the table's contents with ``records`` (numbers as double columns, the rest as text)."""
+    table.RemoveAllColumns()
+    vtk_table = table.GetTable()
+    for name in columns:
+        numeric = all(isinstance(rec.get(name), (int, float)) for rec in records) and records
+        array = vtk.vtkDoubleArray() if numeric else vtk.vtkStringArray()
+        array.SetName(name)
+        for rec in records:
+            value = rec.get(name, "")
+            if numeric:
+                array.InsertNextValue(float(value))
+            else:
+                array.InsertNextValue(str(value))
+        vtk_table.AddColumn(array)
+    table.Modified()
+    return table
+
+
+def stats_records(rows: list[RoiStats]) -> list[dict]:
+    return [asdict(r) for r in rows]

@@ -1,0 +1,63 @@
+"""QuantMap (LPS, physical units) ⇄ MRML scalar volume node (RAS), with map kind and protocol attributes."""
+
+from __future__ import annotations
+
+import numpy as np
+import slicer
+import vtk
+
+from quantsr.mapkinds import MapKind
+from quantsr.volume import QuantMap
+
+#: LPS ⇄ RAS: flip the first two axes.
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
+KIND_ATTRIBUTE = "QuantSR.MapKind"
+PROTOCOL_ATTRIBUTE = "QuantSR.Protocol"
+
+
+def volume_node_from_map(scene: slicer.vtkMRMLScene, qmap: QuantMap, name: str, protocol: str = "",
+                         node: slicer.vtkMRMLScalarVolumeNode | None = None) -> slicer.vtkMRMLScalarVolumeNode:
+    """A scalar volume node holding ``qmap`` (float32, ms / %) with its geometry; reuses ``node`` if given."""
+    if node is None:
+        node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", scene.GenerateUniqueName(name))
+    node.SetOrigin(*(LPS_TO_RAS @ np.asarray(qmap.origin)))
+    node.SetSpacing(*qmap.spacing)
+    directions = vtk.vtkMatrix4x4()
+    ras = LPS_TO_RAS @ qmap.direction
+    for row in range(3):
+        for col in range(3):
+            directions.SetElement(row, col, ras[row, col])
+    node.SetIJKToRASDirectionMatrix(directions)
+    slicer.util.updateVolumeFromArray(node, np.ascontiguousarray(qmap.array, dtype=np.float32))
+    node.SetAttribute(KIND_ATTRIBUTE, qmap.kind.value)
+    if protocol:
+        node.SetAttribute(PROTOCOL_ATTRIBUTE, protocol)
+    return node
+
+
+def map_from_volume_node(node: slicer.vtkMRMLScalarVolumeNode, kind: MapKind | None = None) -> QuantMap:
+    """The node's voxels and geometry as a QuantMap; kind from ``kind``, the node attribute or its name."""
+    if node is None or node.GetImageData() is None:
+        raise ValueError("the volume node has no image data")
+    directions = vtk.vtkMatrix4x4()
+    node.GetIJKToRASDirectionMatrix(directions)
+    ras = np.array([[directions.GetElement(r, c) for c in range(3)] for r in range(3)])
+    if kind is None:
+        kind = _node_kind(node)
+    return QuantMap(
+        np.array(slicer.util.arrayFromVolume(node), dtype=np.float32),
+        origin=tuple(LPS_TO_RAS @ np.asarray(node.GetOrigin())),
+        spacing=node.GetSpacing(),
+        direction=LPS_TO_RAS @ ras,
+        kind=kind,
+        metadata={"node_name": node.GetName()},
+    )
+
+
+def _node_kind(node: slicer.vtkMRMLScalarVolumeNode) -> MapKind:
+    from quantsr.kinddetect import kind_from_words
+
+    stored = node.GetAttribute(KIND_ATTRIBUTE)
+    if stored:
+        return MapKind.parse(stored)
+    return kind_from_words(node.GetName() or "") or MapKind.UNKNOWN

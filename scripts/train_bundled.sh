@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Train, export and evaluate the bundled T1 / T2 / PD models on a simulated cohort.
+#   bash scripts/train_bundled.sh COHORT_DIR RUN_DIR [MAPS]
+# COHORT_DIR is made with:  quantsr simulate -o COHORT_DIR --subjects 30 --patients 10 --seed 2026
+# Models go to Resources/Models/quantsr_{t1,t2,pd}.safetensors; evaluation to RUN_DIR/evaluation_<MAP>/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+COHORT=${1:?cohort folder}
+RUN=${2:?run folder}
+MAPS=${3:-T1 T2 PD}
+VENV=${QUANTSR_VENV:-.venv}
+for map in $MAPS; do
+  lower=$(echo "$map" | tr '[:upper:]' '[:lower:]')
+  resume=()
+  [ -f "$RUN/$map/checkpoints/last.pt" ] && resume=(--resume)
+  "$VENV/bin/quantsr-train" fit Resources/Models/train_bundled.toml --set "data.map=$map" \
+    --set "data.cohort=$COHORT" --set "run.output=$RUN/$map" --set "data.split_file=$RUN/split.json" "${resume[@]}"
+  "$VENV/bin/quantsr-train" export "$RUN/$map/checkpoints/last.pt" -o "Resources/Models/quantsr_$lower.safetensors" \
+    --description "QuantSR bundled $map model: trained on SIMULATED digital-phantom data (not clinical)"
+  "$VENV/bin/quantsr-train" evaluate --cohort "$COHORT" --model "Resources/Models/quantsr_$lower.safetensors" \
+    --split "$RUN/split.json" -o "$RUN/evaluation_$map"
+done
