@@ -95,6 +95,8 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.compareButton.connect("clicked(bool)", self.onCompare)
         self.ui.measureButton.connect("clicked(bool)", self.onMeasure)
         self.ui.exportCsvButton.connect("clicked(bool)", self.onExportCsv)
+        self.ui.displayMapComboBox.connect("currentIndexChanged(int)", self.onDisplayMapChanged)
+        self.ui.colormapComboBox.connect("currentIndexChanged(int)", self.onDisplayMapChanged)
         self.ui.cancelButton.enabled = False
         self.ui.progressBar.setValue(0)
         self.initializeParameterNode()
@@ -193,6 +195,14 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             if volume is not None:
                 self.logic.apply_display(volume, p.colormap)
         show_comparison(*volumes, legend=self.ui.legendCheckBox.checked)
+
+    def onDisplayMapChanged(self, _index: int) -> None:
+        """Switching T1 / T2 / PD (or the colour map) updates the comparison views in place."""
+        from QuantSRLib.views import LAYOUT_ID
+
+        manager = slicer.app.layoutManager()
+        if manager is not None and manager.layout == LAYOUT_ID and self._parameterNode:
+            self.onCompare()
 
     def onMeasure(self) -> None:
         p = self._parameterNode

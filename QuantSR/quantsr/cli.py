@@ -50,16 +50,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
+    return run_guarded("quantsr", lambda: handler(args), "no partial output was kept")
+
+
+def run_guarded(prog: str, call: Callable[[], int], on_interrupt: str) -> int:
+    """Run a command; QuantSR's errors become one line on stderr and an exit status, never a traceback."""
     try:
-        return handler(args)
+        return call()
     except CancelledError as exc:
-        print(f"quantsr: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
-        print("quantsr: interrupted; no partial output was kept", file=sys.stderr)
+        print(f"{prog}: interrupted; {on_interrupt}", file=sys.stderr)
         return 130
     except QuantSRError as exc:
-        print(f"quantsr: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1
 
 

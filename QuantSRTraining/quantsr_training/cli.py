@@ -8,7 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from quantsr.errors import CancelledError, QuantSRError
+from quantsr.cli import run_guarded
+from quantsr.errors import QuantSRError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,17 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2
-    try:
-        return args.handler(args)
-    except CancelledError as exc:
-        print(f"quantsr-train: {exc}", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        print("quantsr-train: interrupted; resume with --resume", file=sys.stderr)
-        return 130
-    except QuantSRError as exc:
-        print(f"quantsr-train: error: {exc}", file=sys.stderr)
-        return 1
+    return run_guarded("quantsr-train", lambda: args.handler(args), "resume with --resume")
 
 
 if __name__ == "__main__":

@@ -77,7 +77,7 @@ def pair_subject(source: SubjectSource, kind: MapKind, scale: int = 2, register:
     (routine,) = load_maps(source.routine, kind=kind)
     k, j, i = fast.shape
     target = upsampled_like(fast, np.zeros((k, j * scale, i * scale), np.float32), scale)
-    if routine.same_geometry(target):
+    if routine.same_geometry(target) and not register:
         return PairedSubject(source.subject, fast, routine, source.group)
     overlap = _slice_overlap(fast, routine)
     if overlap < 0.9:
