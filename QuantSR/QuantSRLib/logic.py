@@ -11,12 +11,11 @@ from pathlib import Path
 
 import slicer
 
+from quantsr.batch import StudyResult, run_batch, summary_table
 from quantsr.engine import CancelToken, EngineOptions
 from quantsr.errors import InputError, QuantSRError
 from quantsr.io.images import read_image
 from quantsr.io.loader import load_maps
-from quantsr.io.outputs import plan_outputs
-from quantsr.io.writers import write_map
 from quantsr.mapkinds import MapKind
 from quantsr.pipeline import SRJob, super_resolve_maps
 from quantsr.roi import RoiStats, measure_labels, write_stats_csv
@@ -129,27 +128,13 @@ class QuantSRCoreLogic:
 
     # -- batch (Python console) ---------------------------------------------------------------
     def batch_super_resolve(self, root: str | Path, output: str | Path, method: str = "dl",
-                            fmt: str = "dicom", device: str = "auto") -> BatchReport:
-        """Super-resolve every study (sub-folder) under ``root``; each study's outputs go to
-        ``output/<study>/``. A failing study is reported and skipped."""
-        report = BatchReport()
-        root, output = Path(root), Path(output)
-        studies = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-        if not studies:
-            raise InputError("no study folders inside", root)
-        for study in studies:
-            try:
-                maps = load_maps(study)
-                results = super_resolve_maps(maps, SRJob(method, None, EngineOptions(device=device)))
-                for source, result, target in zip(maps, results, plan_outputs(output / study.name, maps, method,
-                                                                              fmt), strict=True):
-                    write_map(result, target, derived_from=source)
-                report.done.append(study.name)
-            except QuantSRError as exc:
-                report.failed.append((study.name, str(exc)))
-                log.error("%s: %s", study.name, exc)
-        log.info(report.summary())
-        return report
+                            fmt: str = "dicom", device: str = "auto") -> list[StudyResult]:
+        """Super-resolve every study (sub-folder) under ``root`` into ``output/<study>/``. A failing study
+        is reported and skipped; finished studies are skipped on a re-run. ``summary_table(results)``
+        prints the outcome."""
+        results = run_batch(root, output, SRJob(method, None, EngineOptions(device=device)), fmt)
+        log.info(summary_table(results))
+        return results
 
     def batch_measure(self, labels_path: str | Path, studies: dict[str, dict[str, str | Path]],
                       csv_path: str | Path) -> tuple[list[RoiStats], BatchReport]:

@@ -165,14 +165,16 @@ def test_paired_t_test_matches_scipy(logic, scene) -> None:
 
 
 def test_batch_super_resolve_skips_a_broken_study(logic, tmp_path) -> None:
+    from quantsr.batch import summary_table
+
     root = tmp_path / "studies"
     for study in ("study_a", "study_b"):
         write_series(_pattern(32, MapKind.T1, 900, 800), root / study / "T1", StudyContext.new(study), "T1 map", 3)
     (root / "study_broken").mkdir()
     (root / "study_broken" / "notes.txt").write_text("not an image")
-    report = logic.batch_super_resolve(root, tmp_path / "out", method="bicubic", fmt="nrrd")
-    assert report.done == ["study_a", "study_b"]
-    assert [name for name, _ in report.failed] == ["study_broken"]
-    assert "contains no DICOM files" in report.failed[0][1]
+    results = logic.batch_super_resolve(root, tmp_path / "out", method="bicubic", fmt="nrrd")
+    assert [(r.study, r.status) for r in results] == [("study_a", "done"), ("study_b", "done"),
+                                                      ("study_broken", "failed")]
+    assert "contains no DICOM files" in results[2].reason
     assert (tmp_path / "out" / "study_a" / "T1_bicubic.nrrd").exists()
-    assert "2 studies done, 1 failed" in report.summary()
+    assert summary_table(results).startswith("3 studies: 2 done, 0 already complete, 1 failed")

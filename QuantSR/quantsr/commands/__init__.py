@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from . import demo, models, series, simulate, sr, train
+from . import batch, demo, models, series, simulate, sr, train
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:
-    for module in (demo, sr, series, simulate, models, train):
+    for module in (demo, sr, batch, series, simulate, models, train):
         module.register(sub)

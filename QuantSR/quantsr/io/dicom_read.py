@@ -296,7 +296,7 @@ def _slice_spacing(distances: np.ndarray, slices: list, series_dir: Path, first:
             f"({a.name} and {b.name}): duplicate or mixed series",
             series_dir,
         )
-    spacing = float(np.median(steps))
+    spacing = float(steps.min())  # a gap only lengthens steps, so the shortest step is the series' spacing
     irregular = np.abs(steps - spacing) > SPACING_TOLERANCE * spacing
     if irregular.any():
         where = int(np.argmax(irregular))
