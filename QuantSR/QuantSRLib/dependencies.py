@@ -12,6 +12,9 @@ REQUIREMENTS = {
     "skimage": "scikit-image>=0.21",
     "tqdm": "tqdm>=4.60",
     "scipy": "scipy>=1.10",
+    "pylibjpeg": "pylibjpeg>=2.0",  # compressed DICOM
+    "libjpeg": "pylibjpeg-libjpeg>=2.1",
+    "openjpeg": "pylibjpeg-openjpeg>=2.0",
 }
 TORCH_REQUIREMENT = ">=2.2"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 from . import __version__
@@ -20,6 +21,18 @@ def _configure_logging(verbose: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     root.propagate = False
+    quiet_third_party(verbose)
+
+
+def quiet_third_party(verbose: bool = False) -> None:
+    """pydicom logs decoder tracebacks and warns about odd values; our errors already say what failed and
+    where, so the user sees those only with --verbose."""
+    if verbose:
+        return
+    pydicom_log = logging.getLogger("pydicom")
+    pydicom_log.handlers[:] = [logging.NullHandler()]
+    pydicom_log.propagate = False
+    warnings.filterwarnings("ignore", module=r"pydicom(\.|$)")
 
 
 def build_parser() -> argparse.ArgumentParser:

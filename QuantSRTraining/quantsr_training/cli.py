@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from quantsr.cli import run_guarded
+from quantsr.cli import quiet_third_party, run_guarded
 from quantsr.errors import QuantSRError
 
 
@@ -101,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.handlers[:] = [handler]
         logger.setLevel(logging.DEBUG if args.verbose else logging.INFO)
         logger.propagate = False
+    quiet_third_party(args.verbose)
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2

@@ -81,14 +81,17 @@ def test_version_and_help(capsys) -> None:
 
 
 def test_dicom_folder_with_three_maps_to_dicom_and_nrrd(tmp_path, capsys) -> None:
+    import pydicom
     from helpers.dicom_factory import brain_like, write_dicom_series
 
     from quantsr.io.loader import load_maps
 
     study = tmp_path / "study"
+    study_uid = pydicom.uid.generate_uid()
     for number, kind in enumerate(("T1", "T2", "PD"), start=3):
         write_dicom_series(study / kind, brain_like(kind, shape=(2, 16, 16)), series_number=number,
-                           image_type=("DERIVED", "PRIMARY", "QMAP", kind), description=f"{kind} map")
+                           image_type=("DERIVED", "PRIMARY", "QMAP", kind), description=f"{kind} map",
+                           study_uid=study_uid)
     assert main(["series", str(study)]) == 0
     assert "T1 map" in capsys.readouterr().out
     out = tmp_path / "sr_dicom"

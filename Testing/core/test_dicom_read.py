@@ -143,10 +143,11 @@ def test_lone_series_without_words_is_detected_from_values_or_overridden(tmp_pat
 
 
 def test_series_chosen_by_number(tmp_path) -> None:
+    study = pydicom.uid.generate_uid()
     write_dicom_series(tmp_path / "a", brain_like("T1"), series_number=7, image_type=("ORIGINAL",),
-                       description="first")
+                       description="first", study_uid=study)
     write_dicom_series(tmp_path / "b", brain_like("T1"), series_number=8, image_type=("ORIGINAL",),
-                       description="second")
+                       description="second", study_uid=study)
     with pytest.raises(InputError, match="pick one with --series"):
         load_maps(tmp_path)
     (qmap,) = load_maps(tmp_path, kind=MapKind.T1, series="8")

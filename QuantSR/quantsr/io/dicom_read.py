@@ -53,6 +53,7 @@ class SeriesInfo:
     files: list[Path] = field(default_factory=list)
     kind_source: str = ""  # how the kind was found: "ImageType", "SeriesDescription", "values", ...
     multi_map: bool = False  # part of a series bundling several maps
+    study_uid: str = ""
 
     @property
     def is_map(self) -> bool:
@@ -139,6 +140,7 @@ def _describe_group(uid: str, members: list[tuple[Path, pydicom.Dataset]]) -> li
         number=int(first.get("SeriesNumber", 0) or 0),
         description=description,
         modality=str(first.get("Modality", "") or ""),
+        study_uid=str(first.get("StudyInstanceUID", "") or ""),
     )
     if names_multi_map(image_type, description) or _instance_kinds_differ(members):
         by_kind: dict[MapKind, list[Path]] = defaultdict(list)
@@ -243,6 +245,8 @@ def read_slices(files: Sequence[Path], kind: MapKind = MapKind.UNKNOWN, descript
     slice_spacing = _slice_spacing(distances, slices, series_dir, first)
     arrays = [_physical_pixels(ds, file) for _, _, file, ds in slices]
     array = np.stack(arrays).astype(np.float32)
+    if kind is not MapKind.UNKNOWN and not any("RescaleSlope" in ds for *_, ds in slices):
+        _check_unscaled(array, kind, series_dir)
     direction = np.column_stack([row_dir, col_dir, normal])
     metadata = _metadata(first, [ds for *_, ds in slices], description)
     metadata["kind_source"] = kind_source
@@ -256,6 +260,19 @@ def read_slices(files: Sequence[Path], kind: MapKind = MapKind.UNKNOWN, descript
         kind=kind,
         metadata=metadata,
     )
+
+
+def _check_unscaled(array: np.ndarray, kind: MapKind, series_dir: Path) -> None:
+    """A map without RescaleSlope whose values sit ~10× above the map's range was stored at the
+    synthetic-MRI scale (×10) without its slope: refuse rather than super-resolve wrong values."""
+    tissue = array[array > 0]
+    if tissue.size and float(np.median(tissue)) > kind.norm_physical:
+        raise InputError(
+            f"{kind.value} values have a median of {np.median(tissue):.0f} {kind.unit}, above the map's range "
+            f"(≤ {kind.norm_physical:.0f}), and the series has no RescaleSlope: synthetic-MRI maps are stored "
+            "×10 with RescaleSlope 0.1 — restore the slope (or divide by 10) and try again",
+            series_dir,
+        )
 
 
 def _orientation(ds: pydicom.Dataset, file: Path) -> tuple[np.ndarray, np.ndarray]:

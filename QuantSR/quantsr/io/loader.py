@@ -30,6 +30,10 @@ def load_maps(path: str | Path, kind: MapKind | None = None, series: str | None 
         _require_known(qmap, path)
         return [qmap]
     found = discover_series(path)
+    studies = {s.study_uid for s in found if s.study_uid}
+    if len(studies) > 1 and series is None:
+        raise InputError(f"holds series of {len(studies)} different studies (StudyInstanceUID); give one study's "
+                         "folder, or pick a series with --series", path)
     if series is not None:
         chosen = [s for s in found if series in (str(s.number), s.uid)]
         if not chosen:
