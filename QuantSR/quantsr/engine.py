@@ -63,6 +63,10 @@ class RunReport:
     warnings: list[str] = field(default_factory=list)
 
 
+#: More than this fraction of non-zero voxels above the model's range means the input is on another scale.
+MAX_ABOVE_RANGE = 0.05
+
+
 def batch_size_for(height: int, width: int, channels: int, budget_mb: float) -> int:
     per_slice = height * width * channels * _BYTES_PER_LR_PIXEL_PER_CHANNEL
     return max(1, int(budget_mb * 1024 * 1024 // per_slice))
@@ -172,6 +176,15 @@ class SuperResolver:
         values = source.array
         if not np.all(np.isfinite(values)):
             raise ModelError("input map contains NaN or infinite values", source.metadata.get("source_path"))
+        above = int(np.count_nonzero(values > norm))
+        occupied = max(int(np.count_nonzero(values > 0)), 1)
+        if above > MAX_ABOVE_RANGE * occupied and not self.options.force_kind:
+            raise ModelError(
+                f"{100 * above / occupied:.0f} % of the map's voxels exceed the model's range 0–{norm:g} "
+                f"{source.kind.unit}: the input does not match the model's normalisation (values on the stored "
+                "DICOM scale ×10, or another unit?); convert it, or force the run",
+                source.metadata.get("source_path"),
+            )
         outside = int(np.count_nonzero((values < 0) | (values > norm)))
         if outside:
             message = f"{outside} voxels lie outside the model's range 0–{norm:g} {source.kind.unit} and were clipped"

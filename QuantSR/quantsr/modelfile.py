@@ -95,6 +95,19 @@ class ModelInfo:
             raise ModelError(f"model metadata is incomplete or invalid ({exc})", where) from None
         if kind not in QUANT_KINDS:
             raise ModelError(f"model metadata names an unsupported map kind {kind.value}", where)
+        if not (1 <= config.channels <= MAX_CHANNELS and config.residual_blocks <= MAX_BLOCKS
+                and config.scale <= MAX_SCALE and config.in_channels == config.out_channels == 1):
+            raise ModelError(f"implausible architecture in the metadata ({config}); refusing to build it", where)
+        if not 0.5 * kind.norm_physical <= norm <= 2 * kind.norm_physical:
+            raise ModelError(
+                f"normalisation {norm:g} {kind.unit} does not fit {kind.value} maps (expected about "
+                f"{kind.norm_physical:g} {kind.unit}, i.e. {kind.norm_physical * DICOM_STORED_SCALE:g} on the "
+                "stored DICOM scale): was the constant written on the stored scale?",
+                where,
+            )
+        stored, scale = data.get("norm_stored"), float(data.get("stored_scale", DICOM_STORED_SCALE))
+        if stored is not None and abs(float(stored) - norm * scale) > 1e-3:
+            raise ModelError("norm_stored and norm_physical disagree", where)
         if not norm > 0:
             raise ModelError(f"normalisation constant must be positive, got {norm}", where)
         if int(data.get("scale", config.scale)) != config.scale:
@@ -111,6 +124,10 @@ class ModelInfo:
             weights_sha256=str(data.get("weights_sha256", "")),
             path=path,
         )
+
+
+#: Limits on what a model file may ask us to build (a tampered header must not allocate gigabytes).
+MAX_CHANNELS, MAX_BLOCKS, MAX_SCALE = 1024, 64, 8
 
 
 def weights_sha256(state: dict[str, torch.Tensor]) -> str:

@@ -322,3 +322,12 @@ def test_unreadable_file_is_named(tmp_path, capsys, monkeypatch) -> None:
     assert main(["sr", str(folder), "-o", str(tmp_path / "o.nrrd"), "--method", "bicubic"]) == 1
     err = capsys.readouterr().err
     assert victim.name in err and "Permission denied" in err
+
+
+def test_map_on_the_wrong_scale_is_refused_by_the_model(tmp_path, tiny_model, capsys) -> None:
+    """A T1 map left on the stored scale (×10) does not match the model's normalisation."""
+    write_image(QuantMap(brain_like("T1") * 10, kind=MapKind.T1), tmp_path / "t1_stored_scale.nrrd")
+    out = tmp_path / "out.nrrd"
+    assert main(["sr", str(tmp_path / "t1_stored_scale.nrrd"), "-o", str(out), "--model", str(tiny_model)]) == 1
+    assert "does not match the model's normalisation" in capsys.readouterr().err
+    assert not out.exists()

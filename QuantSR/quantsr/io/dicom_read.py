@@ -3,9 +3,10 @@ series into a :class:`QuantMap` in physical units with geometry taken from the s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from ..errors import InputError
+from ..errors import InputError, QuantSRError
 from ..kinddetect import kind_from_values, kind_from_words, names_multi_map
 from ..mapkinds import MapKind
 from ..volume import QuantMap
@@ -61,6 +62,19 @@ class SeriesInfo:
 
     def label(self) -> str:
         return f"#{self.number} {self.description or '(no description)'}"
+
+
+@contextlib.contextmanager
+def _reading(where: Path) -> Iterator[None]:
+    """Whatever a malformed file makes pydicom or numpy raise becomes an InputError naming the file."""
+    try:
+        yield
+    except QuantSRError:
+        raise
+    except (KeyboardInterrupt, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - damaged files fail in many ways; the user needs one message
+        raise InputError(f"malformed DICOM ({type(exc).__name__}: {exc})", where) from None
 
 
 def list_dicom_files(path: Path) -> tuple[list[Path], list[Path]]:
@@ -112,17 +126,19 @@ def discover_series(path: str | Path) -> list[SeriesInfo]:
         raise InputError("contains no DICOM files", path)
     groups: dict[str, list[tuple[Path, pydicom.Dataset]]] = defaultdict(list)
     for file in files:
-        header = _header(file)
-        if "PixelData" not in header and "FloatPixelData" not in header:
-            if _is_image_storage(header):
-                raise InputError("DICOM image without pixel data (PixelData missing)", file)
-            continue  # structured reports, presentation states, DICOMDIR
-        groups[str(header.get("SeriesInstanceUID", "") or f"no-uid:{file.parent}")].append((file, header))
+        with _reading(file):
+            header = _header(file)
+            if "PixelData" not in header and "FloatPixelData" not in header:
+                if _is_image_storage(header):
+                    raise InputError("DICOM image without pixel data (PixelData missing)", file)
+                continue  # structured reports, presentation states, DICOMDIR
+            groups[str(header.get("SeriesInstanceUID", "") or f"no-uid:{file.parent}")].append((file, header))
     if not groups:
         raise InputError("contains DICOM files but no images", path)
     series: list[SeriesInfo] = []
     for uid, members in groups.items():
-        series.extend(_describe_group(uid, members))
+        with _reading(members[0][0].parent):
+            series.extend(_describe_group(uid, members))
     series.sort(key=lambda s: (s.number, s.kind.value))
     return series
 
@@ -216,12 +232,23 @@ def read_slices(files: Sequence[Path], kind: MapKind = MapKind.UNKNOWN, descript
                 kind_source: str = "") -> QuantMap:
     if not files:
         raise InputError("the series has no files")
+    with _reading(Path(files[0]).parent):
+        return _read_slices(files, kind, description, kind_source)
+
+
+def _read_slices(files: Sequence[Path], kind: MapKind, description: str, kind_source: str) -> QuantMap:
     datasets = []
     for file in files:
         try:
             datasets.append((file, pydicom.dcmread(file)))
         except (InvalidDicomError, OSError, ValueError, TypeError, AttributeError, KeyError, EOFError) as exc:
             raise InputError(f"not a readable DICOM file ({exc})", file) from None
+    with _reading(Path(files[0])):
+        return _stack(datasets, kind, description, kind_source)
+
+
+def _stack(datasets: list[tuple[Path, pydicom.Dataset]], kind: MapKind, description: str,
+           kind_source: str) -> QuantMap:
     first_file, first = datasets[0]
     series_dir = first_file.parent
     row_dir, col_dir = _orientation(first, first_file)
@@ -230,20 +257,28 @@ def read_slices(files: Sequence[Path], kind: MapKind = MapKind.UNKNOWN, descript
     spacing_rc = _pixel_spacing(first, first_file)
     slices = []
     for file, ds in datasets:
-        r, c = _orientation(ds, file)
+        with _reading(file):
+            r, c = _orientation(ds, file)
+            rows_cols = (int(ds.Rows), int(ds.Columns))
+            spacing_here = _pixel_spacing(ds, file)
+            position = _position(ds, file)
         if not (np.allclose(r, row_dir, atol=1e-3) and np.allclose(c, col_dir, atol=1e-3)):
             raise InputError("ImageOrientationPatient differs from the rest of the series (mixed orientations)",
                              file)
-        if (int(ds.Rows), int(ds.Columns)) != (rows, cols):
+        if rows_cols != (rows, cols):
             raise InputError(f"matrix {ds.Rows}×{ds.Columns} differs from the series' {rows}×{cols}", file)
-        if not np.allclose(_pixel_spacing(ds, file), spacing_rc, rtol=1e-4):
+        if not np.allclose(spacing_here, spacing_rc, rtol=1e-4):
             raise InputError("PixelSpacing differs from the rest of the series", file)
-        position = _position(ds, file)
         slices.append((float(position @ normal), position, file, ds))
     slices.sort(key=lambda s: s[0])
     distances = np.array([s[0] for s in slices])
     slice_spacing = _slice_spacing(distances, slices, series_dir, first)
-    arrays = [_physical_pixels(ds, file) for _, _, file, ds in slices]
+    arrays = []
+    for _, _, file, ds in slices:
+        with _reading(file):
+            arrays.append(_physical_pixels(ds, file))
+    if any(a.shape != arrays[0].shape for a in arrays):
+        raise InputError("slices decode to different matrix sizes", series_dir)
     array = np.stack(arrays).astype(np.float32)
     if kind is not MapKind.UNKNOWN and not any("RescaleSlope" in ds for *_, ds in slices):
         _check_unscaled(array, kind, series_dir)
