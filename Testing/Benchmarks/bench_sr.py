@@ -1,0 +1,137 @@
+"""Benchmark: super-resolution of a realistic study (T1 + T2 + PD, 24 slices, 256² → 512²).
+
+    python Testing/Benchmarks/bench_sr.py [--repeats 3] [--device cpu]
+
+Side by side: (a) the naive reference — full field of view, batch 1, fp32 eager, no BN folding;
+(b) the production engine (BN folded, channels_last, head cropping, batches from the memory budget);
+(c) bicubic upsampling (the floor). Each variant runs in its own process so peak RSS is its own.
+The workload is one simulated patient (generated, not downloaded); weights are the bundled models, or
+random-initialised paper-size generators when none are installed. Prints a Markdown table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from quantsr.baselines import upsample
+from quantsr.engine import EngineOptions, SuperResolver, cpu_cores
+from quantsr.io.images import read_image, write_image
+from quantsr.mapkinds import QUANT_KINDS
+from quantsr.model import Generator, GeneratorConfig, flops_per_slice
+from quantsr.modelfile import ModelInfo, find_bundled_model, load_model
+
+
+def _workload(folder: Path) -> list[Path]:
+    paths = [folder / f"fast_{k.value}.nrrd" for k in QUANT_KINDS]
+    if all(p.exists() for p in paths):
+        return paths
+    from quantsr.simulate.cohort import simulate_subject
+
+    subject = simulate_subject("bench", seed=77, n_lesions=2)
+    for kind, path in zip(QUANT_KINDS, paths, strict=True):
+        write_image(subject.maps["fast"][kind], path)
+    return paths
+
+
+def _resolver(kind, options: EngineOptions) -> tuple[SuperResolver, str]:
+    bundled = find_bundled_model(kind)
+    if bundled:
+        generator, info = load_model(bundled)
+        return SuperResolver(generator, info, options), "bundled"
+    torch.manual_seed(0)
+    return SuperResolver(Generator(GeneratorConfig()), ModelInfo(kind, kind.norm_physical), options), "random"
+
+
+def _matmul_gflops(device: torch.device) -> float:
+    a = torch.rand(2048, 2048, device=device)
+    b = torch.rand(2048, 2048, device=device)
+    a @ b
+    started = time.perf_counter()
+    for _ in range(5):
+        a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return 5 * 2 * 2048**3 / (time.perf_counter() - started) / 1e9
+
+
+def run_variant(variant: str, paths: list[Path], device: str, out_dir: Path) -> dict:
+    maps = [read_image(p) for p in paths]
+    started = time.perf_counter()
+    weights = "-"
+    for qmap in maps:
+        if variant == "bicubic":
+            result = upsample(qmap, 2, "bicubic")
+        else:
+            options = EngineOptions(device=device, fast=variant == "production",
+                                    batch_size=1 if variant == "naive" else None)
+            resolver, weights = _resolver(qmap.kind, options)
+            result = resolver.run(qmap)
+        np.save(out_dir / f"{variant}_{qmap.kind.value}.npy", result.array)
+    seconds = time.perf_counter() - started
+    return {"variant": variant, "seconds": seconds, "weights": weights,
+            "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "quantsr-bench-sr")
+    parser.add_argument("--variant", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    paths = _workload(args.workdir)
+    if args.variant:  # child process: one run of one variant
+        print(json.dumps(run_variant(args.variant, paths, args.device, args.workdir)))
+        return
+
+    runs: dict[str, list[dict]] = {}
+    for variant in ("naive", "production", "bicubic"):
+        for _ in range(args.repeats):
+            child = subprocess.run([sys.executable, __file__, "--variant", variant, "--device", args.device,
+                                    "--workdir", str(args.workdir)], capture_output=True, text=True, check=True)
+            runs.setdefault(variant, []).append(json.loads(child.stdout.strip().splitlines()[-1]))
+    maps = [read_image(p) for p in paths]
+    slices = sum(m.shape[0] for m in maps)
+    full_flops = sum(flops_per_slice(GeneratorConfig(), m.shape[1], m.shape[2]) * m.shape[0] for m in maps)
+    ceiling = _matmul_gflops(torch.device(args.device))
+    median = {v: statistics.median(r["seconds"] for r in rs) for v, rs in runs.items()}
+
+    print(f"Machine: {platform.machine()}, {cpu_cores()} CPUs for torch, torch {torch.__version__}, "
+          f"device {args.device}; weights: {runs['naive'][0]['weights']}; workload: 3 maps × "
+          f"{maps[0].shape[0]} slices, {maps[0].shape[2]}×{maps[0].shape[1]} → ×2; matmul ceiling "
+          f"{ceiling:.0f} GFLOP/s")
+    print()
+    print("| variant | s / study (median) | min–max | slices/s | GFLOP/s (full-field equivalent) | "
+          "% of matmul ceiling | peak RSS (GiB) | naive / variant |")
+    print("|---|---|---|---|---|---|---|---|")
+    for variant, rs in runs.items():
+        times = [r["seconds"] for r in rs]
+        gflops = full_flops / median[variant] / 1e9 if variant != "bicubic" else float("nan")
+        print(f"| {variant} | {median[variant]:.1f} | {min(times):.1f}–{max(times):.1f} | "
+              f"{slices / median[variant]:.1f} | {gflops:.0f} | {100 * gflops / ceiling:.0f} % | "
+              f"{max(r['peak_rss_gib'] for r in rs):.2f} | {median['naive'] / median[variant]:.1f}× |")
+    print()
+    print("| map | max |production − naive| inside the head | 0.1 % of range |")
+    print("|---|---|---|")
+    for qmap in maps:
+        naive = np.load(args.workdir / f"naive_{qmap.kind.value}.npy")
+        fast = np.load(args.workdir / f"production_{qmap.kind.value}.npy")
+        head = np.kron(qmap.array > 0, np.ones((1, 2, 2))).astype(bool)
+        print(f"| {qmap.kind.value} | {np.abs(fast - naive)[head].max():.3f} {qmap.kind.unit} | "
+              f"{0.001 * qmap.kind.norm_physical:.2f} {qmap.kind.unit} |")
+
+
+if __name__ == "__main__":
+    main()
