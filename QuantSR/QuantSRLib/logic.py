@@ -116,10 +116,12 @@ class QuantSRCoreLogic:
         protocol = node.GetAttribute(PROTOCOL_ATTRIBUTE)
         if protocol:
             return protocol
-        name = (node.GetName() or "").lower()
-        for candidate in ("routine", "fast", "dl", "bicubic", "linear"):
-            if candidate in name.split():
-                return "DL" if candidate == "dl" else candidate
+        from quantsr.kinddetect import tokens
+
+        words = tokens(node.GetName() or "")  # "5: MAGiC T1 map (fast)" → ["5", "MAGIC", "T1", "MAP", "FAST"]
+        for candidate in ("ROUTINE", "FAST", "DL", "BICUBIC", "LINEAR"):
+            if candidate in words:
+                return "DL" if candidate == "DL" else candidate.lower()
         return node.GetName()
 
     @staticmethod

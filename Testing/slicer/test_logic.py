@@ -178,3 +178,13 @@ def test_batch_super_resolve_skips_a_broken_study(logic, tmp_path) -> None:
     assert "contains no DICOM files" in results[2].reason
     assert (tmp_path / "out" / "study_a" / "T1_bicubic.nrrd").exists()
     assert summary_table(results).startswith("3 studies: 2 done, 0 already complete, 1 failed")
+
+
+def test_protocol_and_kind_of_volumes_from_the_dicom_browser(scene) -> None:
+    node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "5: MAGiC T1 map (fast)")
+    assert QuantSRCoreLogic.protocol_of(node) == "fast"
+    node.SetName("902: QuantSR T1 map (DL)")
+    assert QuantSRCoreLogic.protocol_of(node) == "DL"
+    volume_node_from_map(scene, _pattern(8, MapKind.UNKNOWN), "x", node=node)
+    node.RemoveAttribute("QuantSR.MapKind")
+    assert map_from_volume_node(node).kind is MapKind.T1  # from the series description in the name
