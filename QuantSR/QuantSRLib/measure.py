@@ -8,9 +8,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import slicer
 import vtk
-from scipy import stats
-
 from quantsr.roi import RoiStats, box_mask, region_stats
+from quantsr.stats import paired_t_test
 
 from .nodes import LPS_TO_RAS, map_from_volume_node
 
@@ -69,7 +68,7 @@ def measure(scene: slicer.vtkMRMLScene, volumes: list[VolumeEntry],
 
 
 def paired_tests(rows: list[RoiStats], reference: str = "routine") -> list[dict]:
-    """Per map and protocol: paired t-test of ROI means against ``reference`` (scipy), with mean difference."""
+    """Per map and protocol: paired t-test of ROI means against ``reference`` (``quantsr.stats``)."""
     results = []
     for map_name in dict.fromkeys(r.map for r in rows):
         by_protocol: dict[str, dict[str, float]] = {}
@@ -88,8 +87,8 @@ def paired_tests(rows: list[RoiStats], reference: str = "routine") -> list[dict]
                      "mean_difference": float(np.mean(a - b)) if shared else float("nan"),
                      "t": float("nan"), "p": float("nan")}
             if len(shared) >= 2 and np.any(a != b):
-                test = stats.ttest_rel(a, b)
-                entry["t"], entry["p"] = float(test.statistic), float(test.pvalue)
+                test = paired_t_test(a, b)  # the same function the analysis report uses
+                entry["t"], entry["p"] = test.t, test.p
             results.append(entry)
     return results
 

@@ -1,0 +1,98 @@
+"""Agreement statistics of the paper (Tables 1–3, Figures 3–4), on paired per-subject or per-ROI values:
+paired t-test, TOST equivalence, linear regression, Bland–Altman of percentage differences, CV.
+scipy / statsmodels do the statistics; this module only fixes the conventions."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import stats
+
+
+def _paired(method: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    a, b = np.asarray(method, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"paired values need two 1-D arrays of one length, got {a.shape} and {b.shape}")
+    if a.size < 2:
+        raise ValueError("paired statistics need at least two pairs")
+    return a, b
+
+
+@dataclass
+class PairedTest:
+    n: int
+    mean_method: float
+    mean_reference: float
+    mean_difference: float
+    t: float
+    p: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def paired_t_test(method: np.ndarray, reference: np.ndarray) -> PairedTest:
+    a, b = _paired(method, reference)
+    result = stats.ttest_rel(a, b)
+    return PairedTest(a.size, float(a.mean()), float(b.mean()), float((a - b).mean()), float(result.statistic),
+                      float(result.pvalue))
+
+
+@dataclass
+class Equivalence:
+    margin: float  # ± in the values' unit
+    p: float  # TOST p-value (the larger of the two one-sided tests)
+    ci90_low: float  # 90 % CI of the mean difference
+    ci90_high: float
+    equivalent: bool  # p < alpha
+
+
+def tost(method: np.ndarray, reference: np.ndarray, margin_fraction: float = 0.05,
+         alpha: float = 0.05) -> Equivalence:
+    """Two one-sided tests (statsmodels ``ttost_paired``) with margins ± ``margin_fraction`` × the
+    reference mean (the paper's ±5 %); the 90 % CI of the mean difference goes with it."""
+    from statsmodels.stats.weightstats import ttost_paired
+
+    a, b = _paired(method, reference)
+    margin = margin_fraction * float(b.mean())
+    p, _lower, _upper = ttost_paired(a, b, -margin, margin)
+    diff = a - b
+    half = stats.t.ppf(0.95, diff.size - 1) * diff.std(ddof=1) / np.sqrt(diff.size)
+    return Equivalence(margin, float(p), float(diff.mean() - half), float(diff.mean() + half), bool(p < alpha))
+
+
+@dataclass
+class Regression:
+    slope: float
+    intercept: float
+    r2: float
+    p: float
+
+
+def regression(method: np.ndarray, reference: np.ndarray) -> Regression:
+    """Least-squares line method = slope × reference + intercept (the paper's DL vs routine plots)."""
+    a, b = _paired(method, reference)
+    fit = stats.linregress(b, a)
+    return Regression(float(fit.slope), float(fit.intercept), float(fit.rvalue**2), float(fit.pvalue))
+
+
+@dataclass
+class BlandAltman:
+    bias_pct: float  # mean of 100 × (method − reference) / mean of the pair
+    loa_low_pct: float  # bias − 1.96 SD
+    loa_high_pct: float  # bias + 1.96 SD
+    sd_pct: float
+
+
+def bland_altman_percent(method: np.ndarray, reference: np.ndarray) -> BlandAltman:
+    a, b = _paired(method, reference)
+    percent = 100.0 * (a - b) / ((a + b) / 2.0)
+    bias, sd = float(percent.mean()), float(percent.std(ddof=1))
+    return BlandAltman(bias, bias - 1.96 * sd, bias + 1.96 * sd, sd)
+
+
+def coefficient_of_variation(values: np.ndarray) -> float:
+    """SD / mean × 100 (sample SD), as in the paper's intra- and inter-group CVs."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(100.0 * values.std(ddof=1) / values.mean())
