@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import slicer
 import vtk
+
 from quantsr.roi import RoiStats, box_mask, region_stats
 from quantsr.stats import paired_t_test
 
