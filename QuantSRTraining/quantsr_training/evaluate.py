@@ -1,58 +1,27 @@
-"""Held-out evaluation: PSNR / SSIM against routine, GM / WM mean bias against routine, and (simulated
-cohorts) error against the phantom truth — for linear- and bicubic-upsampled fast maps and for DL.
-
-Data ranges: PSNR and SSIM follow the paper on the stored DICOM scale (physical × 10) with L = 65535
-over the whole image; "head" variants restrict to voxels where routine > 0 and use L = the model's
-normalisation constant on the stored scale (45000 / 22000 / 1800), a stricter score."""
+"""Held-out evaluation: PSNR / SSIM against routine (``quantsr.quality``), GM / WM mean bias against
+routine, and (simulated cohorts) error against the phantom truth — for linear- and bicubic-upsampled fast
+maps and for DL."""
 
 from __future__ import annotations
 
 import csv
 import json
 import statistics
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from quantsr.baselines import upsample
 from quantsr.engine import EngineOptions, SuperResolver
 from quantsr.io.atomic import atomic_path
 from quantsr.io.images import read_image
-from quantsr.mapkinds import DICOM_STORED_SCALE, MapKind
+from quantsr.mapkinds import MapKind
+from quantsr.quality import image_scores
 from quantsr.volume import QuantMap
 
 from .pairs import PairedSubject, pair_subject, read_sources
 
-PAPER_DATA_RANGE = 65535.0
 METHODS = ("linear", "bicubic", "DL")
-
-
-@dataclass
-class Scores:
-    psnr: float
-    ssim: float
-    psnr_head: float
-    ssim_head: float
-
-
-def image_scores(test: np.ndarray, reference: np.ndarray, norm_physical: float) -> Scores:
-    """Scores of a volume against routine, per slice then averaged (2-D SSIM as the paper's slices)."""
-    t, r = test * DICOM_STORED_SCALE, reference * DICOM_STORED_SCALE
-    head = reference > 0
-    psnr = peak_signal_noise_ratio(r, t, data_range=PAPER_DATA_RANGE) if np.any(t != r) else float("inf")
-    head_range = norm_physical * DICOM_STORED_SCALE
-    mse_head = float(np.mean((t[head] - r[head]) ** 2))
-    psnr_head = 10 * np.log10(head_range**2 / mse_head) if mse_head > 0 else float("inf")
-    ssim, ssim_head = [], []
-    for k in range(r.shape[0]):
-        value, full = structural_similarity(r[k], t[k], data_range=PAPER_DATA_RANGE, full=True)
-        ssim.append(value)
-        if head[k].any():
-            _, full_head = structural_similarity(r[k], t[k], data_range=head_range, full=True)
-            ssim_head.append(float(full_head[head[k]].mean()))
-    return Scores(float(psnr), float(np.mean(ssim)), float(psnr_head), float(np.mean(ssim_head)))
 
 
 def tissue_masks(cohort: Path, subject: str, like: QuantMap) -> dict[str, np.ndarray] | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from quantsr_training.evaluate import image_scores, markdown_table, summarise
+from quantsr.quality import image_scores
+from quantsr_training.evaluate import markdown_table, summarise
 
 
 def test_psnr_on_the_stored_scale_with_the_papers_data_range() -> None:
