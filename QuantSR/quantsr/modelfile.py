@@ -157,14 +157,15 @@ def save_model(generator: Generator, info: ModelInfo, path: str | Path) -> Path:
 def _check_not_pickle(path: Path) -> None:
     with open(path, "rb") as handle:
         head = handle.read(16)
+    if len(head) >= 10 and head[8:9] == b"{":
+        return  # safetensors: 8-byte header length, then the JSON header (whatever the length's bytes are)
     if head[:2] == b"PK" or head[:1] == b"\x80":
         raise ModelError(
             "this is a PyTorch pickle/zip checkpoint; QuantSR never unpickles model files. Convert it "
             "once with `quantsr convert-model FILE -o MODEL.safetensors` (weights only)",
             path,
         )
-    if len(head) < 10 or head[8:9] != b"{":
-        raise ModelError("not a safetensors file", path)
+    raise ModelError("not a safetensors file", path)
 
 
 def read_model_info(path: str | Path) -> ModelInfo:

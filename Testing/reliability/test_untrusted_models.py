@@ -67,3 +67,15 @@ def test_bad_metadata_is_refused_with_the_reason(tmp_path, edit, message) -> Non
     generator, _ = _tiny(tmp_path)
     with pytest.raises(ModelError, match=message):
         load_model(_with_metadata(tmp_path, generator, edit))
+
+
+def test_safetensors_header_length_starting_with_0x80_is_not_mistaken_for_pickle(tmp_path) -> None:
+    """Regression: a real exported model's header length began with byte 0x80 (pickle's PROTO opcode)."""
+    from quantsr.modelfile import _check_not_pickle
+
+    path = tmp_path / "m.safetensors"
+    path.write_bytes((0x1480).to_bytes(8, "little") + b'{"__metadata__": {}}')
+    _check_not_pickle(path)  # no error: it is a safetensors layout
+    path.write_bytes(b"\x80\x04\x95" + b"\x00" * 20)  # a pickle
+    with pytest.raises(ModelError, match="never unpickles"):
+        _check_not_pickle(path)
