@@ -8,20 +8,22 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import slicer
 
-from quantsr.batch import StudyResult, run_batch, summary_table
-from quantsr.engine import CancelToken, EngineOptions
 from quantsr.errors import InputError, QuantSRError
 from quantsr.io.images import read_image
 from quantsr.io.loader import load_maps
 from quantsr.mapkinds import MapKind
-from quantsr.pipeline import SRJob, super_resolve_maps
 from quantsr.roi import RoiStats, measure_labels, write_stats_csv
 
 from .measure import TABLE_COLUMNS, VolumeEntry, fill_table, measure, paired_tests, stats_records
 from .nodes import PROTOCOL_ATTRIBUTE, map_from_volume_node, volume_node_from_map
+
+if TYPE_CHECKING:  # torch-dependent modules load lazily: the module must open before torch is installed
+    from quantsr.batch import StudyResult
+    from quantsr.engine import CancelToken
 
 log = logging.getLogger("quantsr.slicer")
 METHOD_SUFFIX = {"dl": "DL", "bicubic": "bicubic", "linear": "linear"}
@@ -75,6 +77,9 @@ class QuantSRCoreLogic:
                       cancel: CancelToken | None = None) -> list[slicer.vtkMRMLScalarVolumeNode]:
         """Super-resolve volume nodes; output nodes ("<name> DL") are created only once every map has
         succeeded, so an error or a cancel leaves the scene as it was."""
+        from quantsr.engine import EngineOptions
+        from quantsr.pipeline import SRJob, super_resolve_maps
+
         maps = [map_from_volume_node(node) for node in nodes]
         for node, qmap in zip(nodes, maps, strict=True):
             if qmap.kind is MapKind.UNKNOWN:
@@ -134,6 +139,10 @@ class QuantSRCoreLogic:
         """Super-resolve every study (sub-folder) under ``root`` into ``output/<study>/``. A failing study
         is reported and skipped; finished studies are skipped on a re-run. ``summary_table(results)``
         prints the outcome."""
+        from quantsr.batch import run_batch, summary_table
+        from quantsr.engine import EngineOptions
+        from quantsr.pipeline import SRJob
+
         results = run_batch(root, output, SRJob(method, None, EngineOptions(device=device)), fmt)
         log.info(summary_table(results))
         return results

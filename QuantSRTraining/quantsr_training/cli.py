@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("checkpoint", type=Path)
     export.add_argument("-o", "--output", type=Path, required=True)
     export.add_argument("--description", default="")
+    export.add_argument("--trained-on", default=None, help="what the model was trained on (provenance)")
     export.set_defaults(handler=_export)
 
     evaluate = sub.add_parser("evaluate", help="PSNR / SSIM / tissue bias on held-out subjects")
@@ -58,7 +59,7 @@ def _fit(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from .export import export_checkpoint
 
-    path = export_checkpoint(args.checkpoint, args.output, args.description)
+    path = export_checkpoint(args.checkpoint, args.output, args.description, args.trained_on)
     print(f"wrote {path}")
     return 0
 

@@ -66,3 +66,14 @@ def test_module_follows_the_scripted_module_template() -> None:
     top = (ROOT / "CMakeLists.txt").read_text()
     assert 'set(EXTENSION_DEPENDS "PyTorch")' in top and "add_subdirectory(QuantSR)" in top
     assert (ROOT / "QuantSR" / "Resources" / "Icons" / "QuantSR.png").stat().st_size > 500
+
+
+def test_module_imports_without_torch() -> None:
+    """Slicer must be able to open the module (and its Install button) before torch is installed."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.path.insert(0, 'QuantSR'); import QuantSRLib.logic, QuantSRLib.dependencies; "
+            "print('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False", result.stderr
