@@ -16,7 +16,8 @@ for map in $MAPS; do
   "$VENV/bin/quantsr-train" fit Resources/Models/train_bundled.toml --set "data.map=$map" \
     --set "data.cohort=$COHORT" --set "run.output=$RUN/$map" --set "data.split_file=$RUN/split.json" "${resume[@]}"
   "$VENV/bin/quantsr-train" export "$RUN/$map/checkpoints/last.pt" -o "Resources/Models/quantsr_$lower.safetensors" \
-    --description "QuantSR bundled $map model: trained on SIMULATED digital-phantom data (not clinical)"
+    --description "QuantSR bundled $map model (L1 stage, iteration 2500): trained on SIMULATED digital-phantom data, not clinical" \
+    --trained-on "32 simulated subjects (QuantSR MNI152 phantom cohort, seed 2026: 24 healthy, 8 with lesions); fast 192x128 R=3 -> routine 320x256 R=2"
   "$VENV/bin/quantsr-train" evaluate --cohort "$COHORT" --model "Resources/Models/quantsr_$lower.safetensors" \
     --split "$RUN/split.json" -o "$RUN/evaluation_$map"
 done

@@ -87,3 +87,19 @@ def test_values_beyond_16_bits_are_refused(tmp_path) -> None:
     qmap = _t1().with_array(np.full((2, 4, 4), 7000.0))
     with pytest.raises(OutputError, match="exceed what 16-bit"):
         write_series(qmap, tmp_path / "T1", StudyContext.new("X"), "T1", 1)
+
+
+def test_outputs_get_normal_permissions(tmp_path) -> None:
+    import os
+    import stat
+
+    from quantsr.io.images import write_image
+
+    mask = os.umask(0o022)
+    try:
+        path = write_image(_t1(), tmp_path / "t1.nrrd")
+        folder = write_series(_t1(), tmp_path / "T1", StudyContext.new("P"), "T1", 1)
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # not mkstemp's 0600
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755

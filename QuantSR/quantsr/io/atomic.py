@@ -25,6 +25,7 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
     )
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the user's normal permissions
     try:
         yield tmp
         os.replace(tmp, target)
@@ -40,6 +41,7 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     _ensure_parent(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    os.chmod(tmp, 0o777 & ~_umask())
     try:
         yield tmp
         if target.exists():
@@ -54,6 +56,12 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
         raise OutputError(f"cannot write: {exc.strerror or exc}", target) from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _ensure_parent(target: Path) -> None:
