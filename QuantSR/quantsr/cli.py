@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="quantsr",
         description="Super-resolution of fast synthetic-MRI T1/T2/PD maps (Liu et al. 2026 SRGAN), "
-        "with a physics simulator, ROI statistics and reports.",
+        "with a physics simulator, batch processing, lesion ROI statistics and model training.",
     )
     parser.add_argument("--version", action="version", version=f"quantsr {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="more log output")
