@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,17 +28,6 @@ log = logging.getLogger("quantsr.slicer")
 METHOD_SUFFIX = {"dl": "DL", "bicubic": "bicubic", "linear": "linear"}
 COLOR_NODES = {"grey": "vtkMRMLColorTableNodeGrey", "viridis": "vtkMRMLColorTableNodeFileViridis.txt",
                "rainbow": "vtkMRMLColorTableNodeRainbow"}
-
-
-@dataclass
-class BatchReport:
-    done: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-
-    def summary(self) -> str:
-        lines = [f"{len(self.done)} stud{'y' if len(self.done) == 1 else 'ies'} done, {len(self.failed)} failed"]
-        lines += [f"  FAILED {study}: {reason}" for study, reason in self.failed]
-        return "\n".join(lines)
 
 
 class QuantSRCoreLogic:
@@ -148,20 +136,23 @@ class QuantSRCoreLogic:
         return results
 
     def batch_measure(self, labels_path: str | Path, studies: dict[str, dict[str, str | Path]],
-                      csv_path: str | Path) -> tuple[list[RoiStats], BatchReport]:
+                      csv_path: str | Path) -> tuple[list[RoiStats], list[StudyResult]]:
         """Measure one saved label map (NRRD / .seg.nrrd labelmap, in physical space) on several studies,
         each given as {protocol: path}; rows gain the study name in ``description``."""
+        from quantsr.batch import StudyResult, summary_table
+
         labels = read_image(labels_path, kind=MapKind.UNKNOWN)
-        report, rows = BatchReport(), []
+        results, rows = [], []
         for study, protocols in studies.items():
             try:
                 volumes = {protocol: load_maps(path) for protocol, path in protocols.items()}
                 for row in measure_labels(labels, volumes):
                     row.description = study
                     rows.append(row)
-                report.done.append(study)
+                results.append(StudyResult(study, "done"))
             except QuantSRError as exc:
-                report.failed.append((study, str(exc)))
+                results.append(StudyResult(study, "failed", str(exc)))
                 log.error("%s: %s", study, exc)
         write_stats_csv(rows, csv_path)
-        return rows, report
+        log.info(summary_table(results))
+        return rows, results

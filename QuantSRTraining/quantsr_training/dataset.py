@@ -7,7 +7,6 @@ resumed run draws exactly the patches an uninterrupted run would have drawn."""
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,10 +45,6 @@ def cache_subject(paired: PairedSubject, norm: float, cache_dir: Path, min_head_
     head = (paired.fast.array > 0).mean(axis=(1, 2))
     slices = tuple(int(k) for k in np.flatnonzero(head >= min_head_fraction))
     return CachedSubject(paired.subject, lr_path, hr_path, slices)
-
-
-def describe_cache(subjects: list[CachedSubject]) -> str:
-    return json.dumps([{"subject": s.subject, "slices": len(s.slices)} for s in subjects])
 
 
 class PatchDataset(Dataset):

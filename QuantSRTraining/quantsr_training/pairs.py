@@ -132,6 +132,3 @@ def pair_all(sources: list[SubjectSource], kind: MapKind, scale: int = 2,
             log.warning("subject %s not paired: %s", source.subject, exc)
     return paired, failed
 
-
-def head_fraction(lr_slice: np.ndarray) -> float:
-    return float((lr_slice > 0).mean())

@@ -188,3 +188,17 @@ def test_protocol_and_kind_of_volumes_from_the_dicom_browser(scene) -> None:
     volume_node_from_map(scene, _pattern(8, MapKind.UNKNOWN), "x", node=node)
     node.RemoveAttribute("QuantSR.MapKind")
     assert map_from_volume_node(node).kind is MapKind.T1  # from the series description in the name
+
+
+def test_batch_measure_of_a_saved_label_map_on_several_studies(logic, tmp_path) -> None:
+    labels = _pattern(64).with_array(np.zeros((3, 64, 64), np.float32))
+    labels.array[1, 26:38, 26:38] = 1
+    write_image(labels, tmp_path / "lesions.nrrd")
+    write_image(_pattern(32), tmp_path / "p1" / "fast_T2.nrrd")
+    write_image(_pattern(64, inside=152.0), tmp_path / "p1" / "routine_T2.nrrd")
+    studies = {"p1": {"fast": tmp_path / "p1" / "fast_T2.nrrd", "routine": tmp_path / "p1" / "routine_T2.nrrd"},
+               "p2": {"fast": tmp_path / "p2" / "missing.nrrd"}}
+    rows, results = logic.batch_measure(tmp_path / "lesions.nrrd", studies, tmp_path / "rois.csv")
+    assert [(r.study, r.status) for r in results] == [("p1", "done"), ("p2", "failed")]
+    assert {(r.protocol, round(r.mean)) for r in rows} == {("fast", 150), ("routine", 152)}
+    assert all(r.description == "p1" for r in rows) and (tmp_path / "rois.csv").exists()

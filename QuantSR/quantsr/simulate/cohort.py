@@ -82,7 +82,7 @@ def simulate_subject(subject_id: str, seed: int, n_lesions: int = 0,
     brain = fractions[0] + fractions[1] + fractions[2]
     lesions = draw_lesions(rng, fractions[1], lambda kji: _point(grid, kji), n_lesions, config.lesion_kinds)
     lesion_maps = [_lesion_on_grid(lesion, grid, points) * np.clip(brain, 0, 1) for lesion in lesions]
-    params = _parameters(fractions, values, lesions, lesion_maps, rng, grid)
+    params = _parameters(fractions, values, lesions, lesion_maps, rng)
     b1 = _b1_field(points, rng)
     timing = config.timing
     slices = ROUTINE.n_slices
@@ -151,7 +151,7 @@ def _smooth_field(shape: tuple[int, ...], rng: np.random.Generator, coarse: tupl
 
 
 def _parameters(fractions: np.ndarray, values: dict, lesions: list[Lesion], lesion_maps: list[np.ndarray],
-                rng: np.random.Generator, grid: sitk.Image) -> dict[str, np.ndarray]:
+                rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Per-voxel PD (fraction-weighted sum) and T1 / T2 from proton-weighted *relaxation rates*: a voxel
     of 95 % GM and 5 % CSF relaxes like GM (as its mono-exponential fit would), not at a 5 % CSF mean."""
     pd_of = [values[t].pd_pct for t in TISSUES]
