@@ -23,14 +23,15 @@ setup() {
   touch "$STAMP"
 }
 
-ensure_dciodvfy() {
-  # dciodvfy (Debian dicom3tools) judges the DICOM we write; install it where we may.
-  command -v dciodvfy >/dev/null && return
+ensure_tool() {
+  # $1 command, $2 Debian package, $3 what skips without it. Tests judge our DICOM with dciodvfy
+  # (dicom3tools) and open the HTML report in headless Chromium; install them where we may.
+  command -v "$1" >/dev/null && return
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "quantsr: installing dicom3tools (dciodvfy) ..." >&2
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dicom3tools; } >/dev/null 2>&1 || true
+    echo "quantsr: installing $2 ($1) ..." >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2"; } >/dev/null 2>&1 || true
   fi
-  command -v dciodvfy >/dev/null || echo "quantsr: dciodvfy not found; DICOM validity tests will skip" >&2
+  command -v "$1" >/dev/null || echo "quantsr: $1 not found; $3 tests will skip (fail in CI)" >&2
 }
 
 command=${1:-}
@@ -42,7 +43,8 @@ case "$command" in
     ;;
   test)
     setup
-    ensure_dciodvfy
+    ensure_tool dciodvfy dicom3tools "DICOM validity"
+    ensure_tool chromium chromium "HTML report"
     "$VENV/bin/ruff" check .
     set +e
     "$VENV/bin/python" -m pytest "$@"

@@ -15,7 +15,7 @@ from .io.atomic import atomic_path  # noqa: E402
 from .volume import QuantMap  # noqa: E402
 
 
-def _extent(qmap: QuantMap) -> tuple[float, float, float, float]:
+def extent_mm(qmap: QuantMap) -> tuple[float, float, float, float]:
     """Image extent in mm from the pixel edges, so grids of different resolution line up."""
     rows, cols = qmap.shape[1:]
     sx, sy = qmap.spacing[:2]
@@ -44,12 +44,12 @@ def comparison_figure(
         image = None
         for c, (label, qmap) in enumerate(row):
             ax = axes[r][c]
-            image = ax.imshow(slice_at(qmap, z_mm), cmap="gray", vmin=lo, vmax=hi, extent=_extent(qmap),
+            image = ax.imshow(slice_at(qmap, z_mm), cmap="gray", vmin=lo, vmax=hi, extent=extent_mm(qmap),
                               interpolation="nearest")
             if overlay and overlay[r] is not None and overlay[r].same_geometry(qmap):
                 mask = slice_at(overlay[r], z_mm) > 0
                 if mask.any():
-                    ax.contour(mask, levels=[0.5], colors="orange", linewidths=0.6, extent=_extent(qmap),
+                    ax.contour(mask, levels=[0.5], colors="orange", linewidths=0.6, extent=extent_mm(qmap),
                                origin="upper")
             ax.set_title(f"{qmap.kind.value} {label}  {qmap.shape[2]}×{qmap.shape[1]}", fontsize=9)
             ax.set_axis_off()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from . import batch, demo, models, series, simulate, sr, synth, train
+from . import batch, demo, models, report, series, simulate, sr, synth, train
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:
-    for module in (demo, sr, batch, series, simulate, synth, models, train):
+    for module in (demo, sr, batch, series, simulate, synth, report, models, train):
         module.register(sub)
