@@ -11,7 +11,7 @@ import slicer
 from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
 from slicer.i18n import tr as _
 from slicer.i18n import translate
-from slicer.parameterNodeWrapper import Choice, parameterNodeWrapper
+from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleLogic,
@@ -64,6 +64,8 @@ class QuantSRParameterNode:
     colormap: Annotated[str, Choice(["grey", "viridis", "rainbow"])] = "grey"
     segmentation: vtkMRMLSegmentationNode
     resultsTable: vtkMRMLTableNode
+    showTrustMap: bool = False
+    trustThresholdPct: Annotated[float, WithinRange(0.5, 50.0)] = 5.0
 
 
 class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
@@ -97,6 +99,8 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.exportCsvButton.connect("clicked(bool)", self.onExportCsv)
         self.ui.displayMapComboBox.connect("currentIndexChanged(int)", self.onDisplayMapChanged)
         self.ui.colormapComboBox.connect("currentIndexChanged(int)", self.onDisplayMapChanged)
+        self.ui.showTrustMapCheckBox.connect("toggled(bool)", self.onTrustMapToggled)
+        self.ui.trustThresholdSpinBox.connect("valueChanged(double)", lambda _v: self.onTrustMapToggled(None))
         self.ui.cancelButton.enabled = False
         self.ui.progressBar.setValue(0)
         self.initializeParameterNode()
@@ -195,6 +199,8 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             if volume is not None:
                 self.logic.apply_display(volume, p.colormap)
         show_comparison(*volumes, legend=self.ui.legendCheckBox.checked)
+        if p.showTrustMap:
+            self.onTrustMapToggled(True)
 
     def onDisplayMapChanged(self, _index: int) -> None:
         """Switching T1 / T2 / PD (or the colour map) updates the comparison views in place."""
@@ -204,13 +210,40 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if manager is not None and manager.layout == LAYOUT_ID and self._parameterNode:
             self.onCompare()
 
+    def onTrustMapToggled(self, checked) -> None:
+        """Overlay (or hide) the displayed map's DL deviation from its fast scan on the DL view."""
+        p = self._parameterNode
+        if p is None:
+            return
+        from QuantSRLib.views import LAYOUT_ID
+
+        if checked is None and not p.showTrustMap:  # threshold changed while hidden: nothing to redraw
+            return
+        visible = p.showTrustMap if checked is None else bool(checked)
+        dl, fast = getattr(p, f"dl{p.displayMap}"), getattr(p, f"fast{p.displayMap}")
+        if dl is None or fast is None:
+            if visible and checked is not None:
+                slicer.util.errorDisplay(_("The trust map needs a fast map and its DL result."))
+            return
+        manager = slicer.app.layoutManager()
+        if visible and manager is not None and manager.layout != LAYOUT_ID:
+            self.onCompare()  # the three views first: the overlay goes on the DL view
+        with slicer.util.tryWithErrorDisplay(_("Trust map failed."), waitCursor=True):
+            self.logic.show_trust_map(dl, fast, visible, p.trustThresholdPct)
+
     def onMeasure(self) -> None:
         p = self._parameterNode
         volumes = [getattr(p, f"{protocol}{m}") for m in MAPS for protocol in ("fast", "dl", "routine")]
         volumes = [v for v in volumes if v is not None]
         rois = list(slicer.util.getNodesByClass("vtkMRMLMarkupsROINode"))
+        trust_pairs = None
+        if p.showTrustMap:  # consistency / flag columns for every DL volume with its fast scan
+            pairs = ((getattr(p, f"dl{m}"), getattr(p, f"fast{m}")) for m in MAPS)
+            trust_pairs = {dl.GetID(): fast for dl, fast in pairs if dl is not None and fast is not None}
         with slicer.util.tryWithErrorDisplay(_("Measurement failed."), waitCursor=True):
-            rows, table, _summary = self.logic.measure_rois(volumes, rois, p.segmentation, p.resultsTable)
+            rows, table, _summary = self.logic.measure_rois(volumes, rois, p.segmentation, p.resultsTable,
+                                                            trust_pairs=trust_pairs,
+                                                            threshold_pct=p.trustThresholdPct)
             p.resultsTable = table
             self._lastRows = rows
             slicer.app.layoutManager().setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpTableView)

@@ -33,6 +33,9 @@ COLOR_NODES = {"grey": "vtkMRMLColorTableNodeGrey", "viridis": "vtkMRMLColorTabl
 class QuantSRCoreLogic:
     def __init__(self, scene: slicer.vtkMRMLScene | None = None) -> None:
         self.scene = scene if scene is not None else slicer.mrmlScene
+        from .trust import TrustCache
+
+        self.trust_cache = TrustCache()
 
     # -- loading ------------------------------------------------------------------------------
     def load_maps(self, path: str | Path, protocol: str = "fast", kind: MapKind | None = None
@@ -40,8 +43,11 @@ class QuantSRCoreLogic:
         """Every T1/T2/PD map at ``path`` (DICOM folder/file, NRRD, NIfTI) as volume nodes "T1 fast", ..."""
         maps = load_maps(path, kind=kind)
         nodes = [volume_node_from_map(self.scene, m, f"{m.kind.value} {protocol}", protocol) for m in maps]
-        for node in nodes:
+        for node, qmap in zip(nodes, maps, strict=True):
             self.apply_display(node)
+            matrix = qmap.metadata.get("acquisition_matrix")
+            if matrix:  # the trust map's forward model needs it
+                node.SetAttribute("QuantSR.AcquisitionMatrix", " ".join(str(v) for v in matrix))
         return nodes
 
     def apply_display(self, node: slicer.vtkMRMLScalarVolumeNode, colormap: str = "grey") -> None:
@@ -89,20 +95,47 @@ class QuantSRCoreLogic:
                      rois: Sequence[slicer.vtkMRMLMarkupsROINode] = (),
                      segmentation: slicer.vtkMRMLSegmentationNode | None = None,
                      table: slicer.vtkMRMLTableNode | None = None,
-                     summary: slicer.vtkMRMLTableNode | None = None
+                     summary: slicer.vtkMRMLTableNode | None = None,
+                     trust_pairs: dict[str, slicer.vtkMRMLScalarVolumeNode] | None = None,
+                     threshold_pct: float | None = None,
                      ) -> tuple[list[RoiStats], slicer.vtkMRMLTableNode, slicer.vtkMRMLTableNode]:
         """Measure every ROI box and segment on every volume; fill (or create) the results table and a
-        summary table of paired t-tests (DL vs routine, fast vs routine) per map."""
+        summary table of paired t-tests (DL vs routine, fast vs routine) per map. ``trust_pairs`` (DL node
+        ID → its fast node) adds the "consistency (%)" and "flag" columns (quantsr.trust)."""
         if not rois and segmentation is None:
             raise InputError("no ROI to measure: place a Markups ROI or draw a segment first")
         entries = [VolumeEntry(self.protocol_of(node), node) for node in volumes]
         rows = measure(self.scene, entries, list(rois), segmentation)
         table = table or self.scene.AddNewNodeByClass("vtkMRMLTableNode", "QuantSR ROI statistics")
-        fill_table(table, stats_records(rows), list(TABLE_COLUMNS))
+        records, columns = stats_records(rows), list(TABLE_COLUMNS)
+        if trust_pairs:
+            from .trust import TRUST_COLUMNS, add_trust_columns, consistency_column
+
+            trusts = {e.node.GetID(): self.trust_cache.get(e.node, trust_pairs[e.node.GetID()])
+                      for e in entries if e.node.GetID() in trust_pairs}
+            values = consistency_column(self.scene, entries, list(rois), segmentation, trusts)
+            add_trust_columns(records, values, *(() if threshold_pct is None else (threshold_pct,)))
+            columns += list(TRUST_COLUMNS)
+        fill_table(table, records, columns)
         tests = paired_tests(rows)
         summary = summary or self.scene.AddNewNodeByClass("vtkMRMLTableNode", "QuantSR paired tests")
         fill_table(summary, tests, ["map", "comparison", "rois", "mean_difference", "t", "p"])
         return rows, table, summary
+
+    # -- trust map ----------------------------------------------------------------------------
+    def show_trust_map(self, dl_node: slicer.vtkMRMLScalarVolumeNode, fast_node: slicer.vtkMRMLScalarVolumeNode,
+                       visible: bool = True, threshold_pct: float | None = None
+                       ) -> slicer.vtkMRMLScalarVolumeNode:
+        """Compute (or update) the DL node's deviation-from-fast volume and overlay it on the DL view
+        (hidden again with ``visible=False``); returns the deviation node."""
+        from quantsr.trust import DEFAULT_THRESHOLD_PCT
+
+        from .trust import show_in_dl_view, trust_node
+
+        threshold = DEFAULT_THRESHOLD_PCT if threshold_pct is None else threshold_pct
+        node = trust_node(self.scene, dl_node, fast_node, self.trust_cache, threshold)
+        show_in_dl_view(dl_node, node, visible)
+        return node
 
     @staticmethod
     def protocol_of(node: slicer.vtkMRMLScalarVolumeNode) -> str:

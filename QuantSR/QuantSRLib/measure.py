@@ -3,6 +3,7 @@ volume (fast, DL, routine) and every map, into a table node, with per-map paired
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -52,6 +53,18 @@ class VolumeEntry:
     node: slicer.vtkMRMLScalarVolumeNode
 
 
+def roi_masks(scene: slicer.vtkMRMLScene, volume: slicer.vtkMRMLScalarVolumeNode,
+              rois: Sequence[slicer.vtkMRMLMarkupsROINode] = (),
+              segmentation: slicer.vtkMRMLSegmentationNode | None = None) -> Iterator[tuple[str, str, np.ndarray]]:
+    """(name, description, mask on ``volume``'s grid) of every ROI box, then every segment: the row order
+    of :func:`measure`, shared with the trust map's consistency column."""
+    for roi in rois:
+        yield roi.GetName(), roi.GetDescription() or "box", roi_box_mask(roi, volume)
+    if segmentation is not None:
+        for name, mask in segment_masks(segmentation, volume, scene).items():
+            yield name, "segment", mask
+
+
 def measure(scene: slicer.vtkMRMLScene, volumes: list[VolumeEntry],
             rois: list[slicer.vtkMRMLMarkupsROINode] = (),
             segmentation: slicer.vtkMRMLSegmentationNode | None = None) -> list[RoiStats]:
@@ -59,12 +72,8 @@ def measure(scene: slicer.vtkMRMLScene, volumes: list[VolumeEntry],
     rows: list[RoiStats] = []
     for entry in volumes:
         qmap = map_from_volume_node(entry.node)
-        for roi in rois:
-            rows.append(region_stats(qmap, roi_box_mask(roi, entry.node), roi.GetName(), entry.protocol,
-                                     roi.GetDescription() or "box"))
-        if segmentation is not None:
-            for name, mask in segment_masks(segmentation, entry.node, scene).items():
-                rows.append(region_stats(qmap, mask, name, entry.protocol, "segment"))
+        for name, description, mask in roi_masks(scene, entry.node, rois, segmentation):
+            rows.append(region_stats(qmap, mask, name, entry.protocol, description))
     return rows
 
 

@@ -21,6 +21,8 @@ class SRJob:
     method: str = "dl"
     model_paths: dict[MapKind, Path] | None = None  # per kind; None → bundled models
     options: EngineOptions | None = None
+    data_consistency: bool = False  # replace the output's low frequencies by the fast scan's (quantsr.trust)
+    dc_window_fraction: float = 1.0  # share of the fast acquisition window replaced (0.5: its central half)
 
 
 def super_resolve_maps(
@@ -53,5 +55,9 @@ def super_resolve_maps(
             )
             results.append(out)
             map_progress(qmap.shape[0], qmap.shape[0])
+        if job.data_consistency:
+            from .trust import project_data_consistency
+
+            results[-1] = project_data_consistency(results[-1], qmap, window_fraction=job.dc_window_fraction)
         done += qmap.shape[0]
     return results

@@ -9,11 +9,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..engine import EngineOptions
+from ..errors import InputError
 from ..io.loader import load_maps
-from ..io.outputs import FORMATS, check_not_inside_inputs, plan_outputs
+from ..io.outputs import FORMATS, check_not_inside_inputs, image_suffix, plan_outputs
 from ..io.writers import write_map
 from ..mapkinds import MapKind
 from ..pipeline import METHODS, SRJob, super_resolve_maps
+from ..volume import QuantMap
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,10 +47,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", default="dl", choices=METHODS, help="dl (SRGAN) or a baseline")
     p.add_argument("--format", choices=FORMATS, help="output format (default from the output name)")
     p.add_argument("--force", action="store_true", help="run a model on a map of another kind")
+    p.add_argument("--trust", action="store_true",
+                   help="write <output>_deviation_pct: how far each result departs from the fast scan (%%)")
+    p.add_argument("--data-consistency", action="store_true",
+                   help="replace each result's low frequencies by the fast scan's (approximate DC projection)")
+    p.add_argument("--dc-window", type=float, default=1.0, metavar="FRACTION",
+                   help="with --data-consistency: share of the fast k-space window replaced (default 1; 0.5 keeps "
+                   "more of DL's denoising, docs/lesion_t2.md)")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if not 0 < args.dc_window <= 1:
+        raise InputError(f"--dc-window must be in (0, 1], got {args.dc_window}")
     kind = None if args.map == "auto" else MapKind.parse(args.map)
     maps = load_maps(args.input, kind=kind, series=args.series)
     targets = plan_outputs(args.output, maps, args.method, args.format)
@@ -63,13 +74,32 @@ def run(args: argparse.Namespace) -> int:
         def progress(done: int, _total: int) -> None:
             bar.update(done - bar.n)
 
-        results = super_resolve_maps(maps, SRJob(args.method, model_paths, options), progress)
+        job = SRJob(args.method, model_paths, options, data_consistency=args.data_consistency,
+                    dc_window_fraction=args.dc_window)
+        results = super_resolve_maps(maps, job, progress)
     for source, result, target in zip(maps, results, targets, strict=True):
         write_map(result, target, derived_from=source)
         report = result.metadata["sr_report"]
         print(
             f"{result.kind.value}: {report.slices} slices {source.shape[2]}×{source.shape[1]} → "
             f"{result.shape[2]}×{result.shape[1]} in {report.seconds:.1f} s on {report.device} "
-            f"[{args.method}] → {target}"
+            f"[{args.method}{' + DC' if args.data_consistency else ''}] → {target}"
         )
+        if args.trust:
+            _write_trust(result, source, target)
     return 0
+
+
+def _write_trust(result: QuantMap, source: QuantMap, target: Path) -> None:
+    """The percent deviation volume next to ``target`` (always NRRD: a % map is no T1/T2/PD series)."""
+    from ..io.images import write_image
+    from ..trust import deviation
+
+    trust = deviation(result, source)
+    suffix = image_suffix(target)
+    stem = target.name[: -len(suffix)] if suffix else target.name
+    path = target.with_name(f"{stem}_deviation_pct{suffix or '.nrrd'}")
+    write_image(trust.percent.with_array(trust.percent.array, kind=MapKind.UNKNOWN), path)
+    median, p95 = trust.head_percentiles((50.0, 95.0))
+    print(f"{result.kind.value}: deviation from the fast scan in the head: median {median:.2f} %, "
+          f"95th percentile {p95:.2f} % → {path}")
