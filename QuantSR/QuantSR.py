@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import qt
 import slicer
 from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
 from slicer.i18n import tr as _
@@ -20,9 +21,12 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
+from quantsr.synth import PRESETS
 from QuantSRLib.logic import QuantSRCoreLogic
 
 MAPS = ("T1", "T2", "PD")
+SYNTH_SOURCES = {"fast": "fast", "DL": "dl", "routine": "routine"}  # protocol label → parameter prefix
+SYNTH_UPDATE_DELAY_MS = 300  # live update once TR / TE / TI stop changing, not on every keystroke
 
 
 class QuantSR(ScriptedLoadableModule):
@@ -66,6 +70,11 @@ class QuantSRParameterNode:
     resultsTable: vtkMRMLTableNode
     showTrustMap: bool = False
     trustThresholdPct: Annotated[float, WithinRange(0.5, 50.0)] = 5.0
+    synthContrast: Annotated[str, Choice([name.upper() for name in PRESETS])] = "FLAIR"
+    synthTR: Annotated[float, WithinRange(1.0, 30000.0)] = PRESETS["flair"].tr_ms
+    synthTE: Annotated[float, WithinRange(0.0, 1000.0)] = PRESETS["flair"].te_ms
+    synthTI: Annotated[float, WithinRange(0.0, 10000.0)] = PRESETS["flair"].ti_ms
+    synthSource: Annotated[str, Choice(["all", *SYNTH_SOURCES])] = "all"
 
 
 class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
@@ -77,6 +86,7 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNodeGuiTag = None
         self._cancel = None
         self._lastRows = []
+        self._synthTimer = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -101,12 +111,24 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.colormapComboBox.connect("currentIndexChanged(int)", self.onDisplayMapChanged)
         self.ui.showTrustMapCheckBox.connect("toggled(bool)", self.onTrustMapToggled)
         self.ui.trustThresholdSpinBox.connect("valueChanged(double)", lambda _v: self.onTrustMapToggled(None))
+        # activated: only a user's choice fills in the preset (restoring a scene keeps its TR / TE / TI)
+        self.ui.synthContrastComboBox.connect("activated(int)", self.onSyntheticPresetChosen)
+        self.ui.synthContrastComboBox.connect("currentIndexChanged(int)", lambda _i: self.updateSyntheticControls())
+        self.ui.synthCreateButton.connect("clicked(bool)", self.onCreateSynthetic)
+        self._synthTimer = qt.QTimer()
+        self._synthTimer.setSingleShot(True)
+        self._synthTimer.setInterval(SYNTH_UPDATE_DELAY_MS)
+        self._synthTimer.connect("timeout()", self.onSyntheticTimingChanged)
+        for spinBox in (self.ui.synthTRSpinBox, self.ui.synthTESpinBox, self.ui.synthTISpinBox):
+            spinBox.connect("valueChanged(double)", lambda _v: self._synthTimer.start())
         self.ui.cancelButton.enabled = False
         self.ui.progressBar.setValue(0)
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
         self.removeObservers()
+        if self._synthTimer is not None:
+            self._synthTimer.stop()
 
     def enter(self) -> None:
         self.initializeParameterNode()
@@ -132,6 +154,7 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNode = inputParameterNode
         if self._parameterNode:
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            self.updateSyntheticControls()
 
     # -- actions ------------------------------------------------------------------------------
     def onInstallDependencies(self) -> None:
@@ -231,6 +254,52 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         with slicer.util.tryWithErrorDisplay(_("Trust map failed."), waitCursor=True):
             self.logic.show_trust_map(dl, fast, visible, p.trustThresholdPct)
 
+    def updateSyntheticControls(self) -> None:
+        """TI only means something for inversion-recovery contrasts."""
+        preset = PRESETS.get(self.ui.synthContrastComboBox.currentText.lower())
+        self.ui.synthTISpinBox.enabled = preset is not None and preset.kind != "se"
+
+    def onSyntheticPresetChosen(self, _index: int) -> None:
+        preset = PRESETS.get(self.ui.synthContrastComboBox.currentText.lower())
+        p = self._parameterNode
+        if preset is None or p is None:
+            return
+        p.synthTR, p.synthTE, p.synthTI = preset.tr_ms, preset.te_ms, preset.ti_ms
+        self._synthTimer.start()  # existing volumes of this contrast follow the preset too
+
+    def _synthSources(self, selectedOnly: bool) -> dict[str, tuple]:
+        """{protocol: (T1, T2, PD) nodes} for the chosen protocol, or all three."""
+        p = self._parameterNode
+        labels = list(SYNTH_SOURCES) if not selectedOnly or p.synthSource == "all" else [p.synthSource]
+        return {label: tuple(getattr(p, f"{SYNTH_SOURCES[label]}{m}") for m in MAPS) for label in labels}
+
+    def onCreateSynthetic(self) -> None:
+        p = self._parameterNode
+        with slicer.util.tryWithErrorDisplay(_("Synthetic contrast failed."), waitCursor=True):
+            made, skipped = self.logic.synthesize_contrasts(self._synthSources(selectedOnly=True), p.synthContrast,
+                                                            p.synthTR, p.synthTE, p.synthTI)
+            self.ui.synthStatusLabel.text = " ".join(
+                [_("Created {names}.").format(names=", ".join(n.GetName() for n in made.values()))]
+                + list(skipped.values()))
+            self.logic.show_synthetic_comparison(p.synthContrast)
+
+    def onSyntheticTimingChanged(self) -> None:
+        """Recompute the contrast's existing volumes (every protocol, so the three views stay comparable)."""
+        from quantsr.errors import QuantSRError
+
+        p = self._parameterNode
+        if p is None:
+            return
+        try:
+            updated = self.logic.update_synthetic_contrasts(self._synthSources(selectedOnly=False), p.synthContrast,
+                                                            p.synthTR, p.synthTE, p.synthTI)
+        except QuantSRError as exc:  # while typing: a message in the section, not a pop-up
+            self.ui.synthStatusLabel.text = str(exc)
+            return
+        if updated:  # also replaces an earlier error message
+            self.ui.synthStatusLabel.text = _("Updated {names}.").format(
+                names=", ".join(node.GetName() for node in updated.values()))
+
     def onMeasure(self) -> None:
         p = self._parameterNode
         volumes = [getattr(p, f"{protocol}{m}") for m in MAPS for protocol in ("fast", "dl", "routine")]
@@ -280,6 +349,8 @@ class QuantSRTest(ScriptedLoadableModuleTest):
     def runTest(self) -> None:
         self.setUp()
         self.test_QuantSR_super_resolve_and_measure()
+        self.setUp()
+        self.test_QuantSR_synthetic_contrast()
 
     def test_QuantSR_super_resolve_and_measure(self) -> None:
         import numpy as np
@@ -309,4 +380,29 @@ class QuantSRTest(ScriptedLoadableModuleTest):
         self.assertEqual(table.GetNumberOfRows(), 3)
         for row in rows:
             self.assertAlmostEqual(row.mean, 150.0, delta=1.0)
+        self.delayDisplay("Test passed")
+
+    def test_QuantSR_synthetic_contrast(self) -> None:
+        import numpy as np
+
+        from quantsr.mapkinds import MapKind
+        from quantsr.volume import QuantMap
+        from QuantSRLib.nodes import volume_node_from_map
+
+        self.delayDisplay("Synthetic FLAIR from fast T1 / T2 / PD maps (columns: WM, GM, CSF)")
+        tissues = {MapKind.T1: [838.0, 1233.0, 4100.0], MapKind.T2: [80.0, 93.0, 1300.0],
+                   MapKind.PD: [68.0, 80.0, 100.0]}
+        logic = QuantSRLogic()
+        maps = [volume_node_from_map(slicer.mrmlScene, QuantMap(np.tile(values, (2, 4, 1)), kind=kind),
+                                     f"{kind.value} fast", "fast") for kind, values in tissues.items()]
+        flair = logic.synthesize_contrast(*maps, "fast", "FLAIR")
+        wm, gm, csf = slicer.util.arrayFromVolume(flair)[0, 0]
+        self.assertLess(csf, 0.15 * wm)  # CSF nulled
+        self.assertGreater(gm, wm)
+        count = slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode")
+        again = logic.synthesize_contrast(*maps, "fast", "FLAIR", ti_ms=1500.0)
+        self.assertEqual(again.GetID(), flair.GetID())
+        self.assertEqual(slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode"), count)
+        self.assertGreater(slicer.util.arrayFromVolume(flair)[0, 0, 2], 0.3 * wm)  # TI off the null: CSF back
+        logic.show_synthetic_comparison("FLAIR")
         self.delayDisplay("Test passed")

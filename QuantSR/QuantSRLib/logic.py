@@ -1,11 +1,12 @@
 """QuantSR's Logic (no Qt, no ``slicer.app``): load maps into the scene, super-resolve volume nodes,
-measure ROIs on fast / DL / routine, and batch jobs for the Python console. The Slicer module's
-``QuantSRLogic`` adds the parameter node on top of this class."""
+measure ROIs on fast / DL / routine, synthetic contrasts (FLAIR, T2W, ...) from each protocol's maps, and
+batch jobs for the Python console. The Slicer module's ``QuantSRLogic`` adds the parameter node on top of
+this class."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,8 @@ from .nodes import PROTOCOL_ATTRIBUTE, map_from_volume_node, volume_node_from_ma
 if TYPE_CHECKING:  # torch-dependent modules load lazily: the module must open before torch is installed
     from quantsr.batch import StudyResult
     from quantsr.engine import CancelToken
+
+    from .synthetic import MapNodes  # like trust: the feature's module loads when first used
 
 log = logging.getLogger("quantsr.slicer")
 METHOD_SUFFIX = {"dl": "DL", "bicubic": "bicubic", "linear": "linear"}
@@ -136,6 +139,53 @@ class QuantSRCoreLogic:
         node = trust_node(self.scene, dl_node, fast_node, self.trust_cache, threshold)
         show_in_dl_view(dl_node, node, visible)
         return node
+
+    # -- synthetic contrasts ------------------------------------------------------------------
+    def synthesize_contrast(self, t1: slicer.vtkMRMLScalarVolumeNode | None,
+                            t2: slicer.vtkMRMLScalarVolumeNode | None, pd: slicer.vtkMRMLScalarVolumeNode | None,
+                            source: str, contrast: str, tr_ms: float | None = None, te_ms: float | None = None,
+                            ti_ms: float | None = None) -> slicer.vtkMRMLScalarVolumeNode:
+        """Create (or update in place) "<CONTRAST> <source>", e.g. "FLAIR DL", from one protocol's T1/T2/PD
+        volumes (``quantsr.synth``, preset TR / TE / TI unless given); a missing map is an InputError."""
+        from .synthetic import contrast_spec, synthetic_node
+
+        return synthetic_node(self.scene, (t1, t2, pd), source, contrast_spec(contrast, tr_ms, te_ms, ti_ms))
+
+    def synthesize_contrasts(self, sources: Mapping[str, MapNodes], contrast: str, tr_ms: float | None = None,
+                             te_ms: float | None = None, ti_ms: float | None = None
+                             ) -> tuple[dict[str, slicer.vtkMRMLScalarVolumeNode], dict[str, str]]:
+        """The contrast for several protocols ({"fast": (T1, T2, PD), "DL": ...}): every protocol whose maps
+        are complete gets its volume; returns them and, per protocol left out, why. InputError when none
+        could be made."""
+        from .synthetic import contrast_spec, share_window, synthesize_sources
+
+        made, skipped = synthesize_sources(self.scene, sources, contrast_spec(contrast, tr_ms, te_ms, ti_ms))
+        if not made:
+            raise InputError(" ".join(skipped.values()) or "no T1 / T2 / PD maps to synthesise from")
+        share_window(made.values())
+        return made, skipped
+
+    def update_synthetic_contrasts(self, sources: Mapping[str, MapNodes], contrast: str,
+                                   tr_ms: float | None = None, te_ms: float | None = None,
+                                   ti_ms: float | None = None) -> dict[str, slicer.vtkMRMLScalarVolumeNode]:
+        """Live update after a TR / TE / TI change: recompute only the volumes of this contrast that already
+        exist (protocols whose maps went missing are left as they are), then re-share their window."""
+        from .synthetic import contrast_spec, share_window, synthesize_sources, synthetic_nodes
+
+        spec = contrast_spec(contrast, tr_ms, te_ms, ti_ms)
+        updated, _skipped = synthesize_sources(self.scene, sources, spec, only_existing=True)
+        share_window(synthetic_nodes(self.scene, spec.name).values())
+        return updated
+
+    def show_synthetic_comparison(self, contrast: str) -> dict[str, slicer.vtkMRMLScalarVolumeNode | None]:
+        """The contrast's fast / DL / routine volumes with one shared window, in the three linked views
+        (when the application has them); returns the volumes by protocol."""
+        from .synthetic import share_window, show_in_comparison_views, synthetic_nodes
+
+        nodes = synthetic_nodes(self.scene, contrast)
+        share_window(nodes.values())
+        show_in_comparison_views(nodes["fast"], nodes["DL"], nodes["routine"])
+        return nodes
 
     @staticmethod
     def protocol_of(node: slicer.vtkMRMLScalarVolumeNode) -> str:
