@@ -134,7 +134,9 @@ def test_tissue_classification_and_regions(report) -> None:
     regions = {r["region"] for r in results["tables"]["table2"]}
     assert regions == {"Right hemisphere", "Left hemisphere"}
     row = next(r for r in results["tables"]["table2"] if r["region"] == "Left hemisphere")
-    values = [s["regions"]["Left hemisphere"]["routine"]["PD"] for s in results["subjects"]]
+    # Table 2, like Table 1, is over the healthy subjects (the paper's regional analysis).
+    values = [s["regions"]["Left hemisphere"]["routine"]["PD"] for s in results["subjects"] if s["group"] == "healthy"]
+    assert len(values) == 2
     assert row["intra_cv"]["PD"]["routine"] == pytest.approx(100 * np.std(values, ddof=1) / np.mean(values))
 
 
@@ -189,7 +191,8 @@ def test_rerun_keeps_measured_subjects(cohort, report, capsys) -> None:
 
 
 def test_report_errors_name_the_problem(cohort, tmp_path, capsys) -> None:
-    assert main(["report", "--cohort", str(tmp_path), "-o", str(tmp_path / "r")]) == 1
+    (tmp_path / "empty").mkdir()
+    assert main(["report", "--cohort", str(tmp_path / "empty"), "-o", str(tmp_path / "r")]) == 1
     assert "manifest.csv" in capsys.readouterr().err
     assert main(["report", "--cohort", str(cohort), "-o", str(cohort / "inside")]) == 1
     assert "outside the cohort" in capsys.readouterr().err
