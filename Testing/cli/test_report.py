@@ -43,6 +43,8 @@ def cohort(tmp_path_factory):
     per_slice = (subject.labels.array > 0).sum(axis=(1, 2))
     first = int(np.clip(np.argmax(np.convolve(per_slice, np.ones(KEEP), "valid")), 0, len(per_slice) - KEEP))
     rows = []
+    middle = _crop(subject.maps["routine"][MapKind.T1], first)
+    box_centre = (0.0, 10.0, float(middle.index_to_physical(np.array([[0, 0, KEEP // 2]]))[0, 2]))  # LPS mm
     for name, (group, scale) in SUBJECTS.items():
         folder = root / name
         for protocol in ("fast", "routine"):
@@ -71,6 +73,14 @@ def cohort(tmp_path_factory):
         rows.append([name, group, "REGIONS", "labels", "nrrd", regions.relative_to(root)])
         (folder / "regions.csv").write_text("index,name\n1,Right hemisphere\n2,Left hemisphere\n")
         rows.append([name, group, "REGION_NAMES", "labels", "csv", f"{name}/regions.csv"])
+    # sub-a brings its own tissue labels (1 CSF, 2 GM, 3 WM: the truth's largest fraction); sub-c adds a box ROI.
+    truth = np.stack([_crop(subject.fractions[t], first).array for t in ("CSF", "GM", "WM")])
+    tissues = np.where(truth.sum(axis=0) > 0.5, truth.argmax(axis=0) + 1, 0).astype(np.float32)
+    path = write_image(routine.with_array(tissues, kind=MapKind.UNKNOWN), root / "sub-a" / "tissues.nrrd")
+    rows.append(["sub-a", "patient", "TISSUES", "labels", "nrrd", path.relative_to(root)])
+    (root / "sub-c" / "boxes.csv").write_text(f"roi,kind,x_mm,y_mm,z_mm,size_x_mm,size_y_mm,size_z_mm\n"
+                                              f"centre box,reference,{','.join(map(str, box_centre))},20,30,5\n")
+    rows.append(["sub-c", "healthy", "ROIS", "labels", "csv", "sub-c/boxes.csv"])
     with open(root / "manifest.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["subject", "group", "map", "protocol", "format", "path"])
@@ -198,3 +208,33 @@ def test_report_errors_name_the_problem(cohort, tmp_path, capsys) -> None:
     assert "outside the cohort" in capsys.readouterr().err
     assert main(["report", "--cohort", str(cohort), "-o", str(tmp_path / "r"), "--subjects", "sub-x"]) == 1
     assert "sub-x" in capsys.readouterr().err
+
+
+def test_user_tissue_labels_and_box_rois(cohort, report) -> None:
+    from quantsr.roi import box_mask
+
+    _, results = report
+    sub_a = next(s for s in results["subjects"] if s["subject"] == "sub-a")
+    assert sub_a["tissue_source"] == "user labels" and sub_a["classification_dice"] is None
+    labels = read_image(cohort / "sub-a" / "tissues.nrrd").array
+    lesions = read_image(cohort / "sub-a" / "lesions.nrrd").array
+    routine = _maps(cohort, "sub-a", "routine")
+    gm = (labels == 2) & (lesions == 0)  # lesion voxels are never tissue
+    assert lesions[labels == 2].any() and sub_a["tissue"]["GM"]["routine"]["T1"] == pytest.approx(routine[MapKind.T1].array[gm].mean(), 1e-5)
+    box = next(r for r in results["tables"]["table3"]["rois"] if r["roi"] == "sub-c centre box")
+    assert box["kind"] == "reference"
+    routine_c = _maps(cohort, "sub-c", "routine")[MapKind.T2]
+    with open(cohort / "sub-c" / "boxes.csv") as handle:
+        row = next(csv.DictReader(handle))
+    centre = np.array([float(row[c]) for c in ("x_mm", "y_mm", "z_mm")])
+    inside = box_mask(routine_c, centre, np.array([20.0, 30.0, 5.0]))
+    assert box["voxels"] == inside.sum() > 1000
+    assert box["values"]["routine"]["T2"] == pytest.approx(routine_c.array[inside].mean(), 1e-5)
+
+
+def test_lesion_rois_carry_dl_consistency(report) -> None:
+    output, results = report
+    rois = [r for r in results["tables"]["table3"]["rois"] if r["kind"] != "reference"]
+    values = [v for r in rois for v in r["dl_consistency_pct"].values()]
+    assert len(values) == 3 * len(rois) and all(abs(v) < 20 for v in values)
+    assert "DL consistency" in (output / "report.html").read_text()

@@ -5,7 +5,11 @@ The simulator writes this manifest; users with their own paired data write one b
 
 - ``map`` T1 / T2 / PD with ``protocol`` fast and routine (required), ``dl`` (optional: precomputed DL maps
   instead of running a model) and ``truth`` (simulated cohorts);
-- ``LABELS`` (lesion label map, any grid) and ``LESIONS`` (csv: label, kind) — lesion ROIs;
+- ``LABELS`` (lesion label map, any grid) and ``LESIONS`` (csv: label, kind) — lesion ROIs; ``ROIS`` (csv of
+  boxes: roi, [kind,] x_mm, y_mm, z_mm, size_x_mm, size_y_mm, size_z_mm in DICOM patient coordinates, LPS) —
+  more lesion ROIs, drawn as boxes;
+- ``TISSUES`` (a tissue label map: 1 CSF, 2 GM, 3 WM, e.g. from SPM or FreeSurfer) — used instead of the
+  classification of the routine maps;
 - ``REGIONS`` (a region label map in the subject's space) with optional ``REGION_NAMES`` (csv: index, name);
 - ``GM`` / ``WM`` / ``CSF`` (truth tissue fractions: used to check the tissue classification)."""
 

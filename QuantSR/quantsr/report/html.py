@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 
 from ..mapkinds import MapKind
+from ..trust import DEFAULT_THRESHOLD_PCT, is_flagged
 
 UNITS = {k.value: k.unit for k in (MapKind.T1, MapKind.T2, MapKind.PD)}
 SECTIONS = {
@@ -168,18 +169,27 @@ def _table3(results: dict) -> str:
         return "<p class=note>No lesion ROIs in these subjects.</p>"
     methods = [m for m in ("fast", "bicubic", "DL", "routine", "truth")
                if any(m in r["values"] for r in lesions["rois"])]
+    trust = any("dl_consistency_pct" in r for r in lesions["rois"])
     rows = []
     for roi in lesions["rois"]:
         cells = [roi["roi"], roi["kind"], str(roi["voxels"])]
         for key in ("T1", "T2", "PD"):
             cells += [fmt(roi["values"].get(m, {}).get(key)) for m in methods]
+        if trust:
+            consistency = roi.get("dl_consistency_pct", {})
+            flagged = any(is_flagged(v) for v in consistency.values() if v is not None)
+            cells += ["/".join(fmt(consistency.get(k), 1) for k in ("T1", "T2", "PD")) + (" ⚑" if flagged else "")]
         rows.append(cells)
-    header = ["ROI", "kind", "voxels", *(f"{key} {m}" for key in ("T1", "T2", "PD") for m in methods)]
+    header = ["ROI", "kind", "voxels", *(f"{key} {m}" for key in ("T1", "T2", "PD") for m in methods),
+              *(["DL consistency T1/T2/PD %"] if trust else [])]
     summary = [[s["map"], f"{s['method']} vs {s['reference']}", str(s["n"]), fmt(s["mean_error_pct"]),
                 fmt(s["sd_error_pct"]), f"{s['rois_below']}/{s['n']}", fmt_p(s["p"]),
                 fmt(s.get("regression", {}).get("slope"), 3), fmt(s.get("regression", {}).get("r2"), 3)]
                for s in lesions["summary"]]
-    return (table(header, rows, left=2) + "<p>Over all lesion ROIs:</p>"
+    note = (f"<p class=note>DL consistency: the trust map's signed mean deviation of DL from the fast scan in "
+            f"the ROI (DL brought back to the fast acquisition's resolution); ⚑ beyond ±{DEFAULT_THRESHOLD_PCT:g} %."
+            "</p>" if trust else "")
+    return (table(header, rows, left=2) + note + "<p>Over all lesion ROIs:</p>"
             + table(["map", "comparison", "ROIs", "mean error %", "SD %", "ROIs below", "paired t p", "slope",
                      "R²"], summary, left=2))
 

@@ -16,14 +16,16 @@ import numpy as np
 from scipy import ndimage
 
 from ..baselines import upsample
+from ..errors import InputError
 from ..geometry import upsampled_like
 from ..io.images import read_image
 from ..io.loader import load_maps
 from ..mapkinds import QUANT_KINDS, MapKind
 from ..niqe import PristineModel, niqe, to_grey
 from ..quality import image_scores
-from ..roi import labels_on_grid
+from ..roi import box_mask, labels_on_grid
 from ..segment import TISSUE_LABELS, dice, tissue_fractions, tissue_masks
+from ..trust import deviation, roi_consistency
 from ..volume import QuantMap
 from .cohort import SubjectFiles
 
@@ -74,6 +76,70 @@ def _read_lesion_kinds(path: Path | None) -> dict[int, str]:
         return {int(row["label"]): row.get("kind", "") for row in csv.DictReader(handle)}
 
 
+#: Columns of an ``ROIS`` csv: one box per row, centre and full size in DICOM patient coordinates (LPS, mm).
+BOX_COLUMNS = ("roi", "x_mm", "y_mm", "z_mm", "size_x_mm", "size_y_mm", "size_z_mm")
+
+
+def read_roi_boxes(path: Path) -> list[dict]:
+    """ROI boxes from a csv (:data:`BOX_COLUMNS`, optional ``kind``): what a reader draws as Markups ROIs."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as error:
+        raise InputError(f"cannot read ROI boxes ({error})", path) from None
+    missing = [c for c in BOX_COLUMNS if not rows or c not in rows[0]]
+    if missing:
+        raise InputError(f"ROI boxes need the columns {', '.join(BOX_COLUMNS)} (missing {', '.join(missing)})", path)
+    boxes = []
+    for number, row in enumerate(rows, start=2):
+        try:
+            centre = np.array([float(row[c]) for c in BOX_COLUMNS[1:4]])
+            size = np.array([float(row[c]) for c in BOX_COLUMNS[4:]])
+        except ValueError as error:
+            raise InputError(f"line {number}: {error}", path) from None
+        if not (np.all(np.isfinite(centre)) and np.all(size > 0)):
+            raise InputError(f"line {number}: a box needs a finite centre and positive sizes", path)
+        boxes.append({"roi": row["roi"].strip() or f"box {number - 1}", "kind": (row.get("kind") or "").strip(),
+                      "centre": centre, "size": size})
+    return boxes
+
+
+def lesion_rois(files: SubjectFiles, reference: QuantMap) -> tuple[QuantMap | None, dict[int, tuple[str, str]]]:
+    """One label map of every lesion ROI on the routine grid — the ``LABELS`` map's labels, then the
+    ``ROIS`` boxes — with each label's (ROI name, kind)."""
+    names: dict[int, tuple[str, str]] = {}
+    labels = np.zeros(reference.shape, np.int32)
+    if "LABELS" in files.extras:
+        label_map = read_image(files.extras["LABELS"])
+        labels = labels_on_grid(label_map, reference)
+        kinds = _read_lesion_kinds(files.extras.get("LESIONS"))
+        values = sorted(int(v) for v in np.unique(labels) if v > 0)
+        names = {v: (f"{files.subject} #{v}", kinds.get(v, "")) for v in values}
+    if "ROIS" in files.extras:
+        for box in read_roi_boxes(files.extras["ROIS"]):
+            value = max(names, default=0) + 1
+            labels[box_mask(reference, box["centre"], box["size"])] = value
+            names[value] = (f"{files.subject} {box['roi']}", box["kind"])
+    if not names:
+        return None, {}
+    return reference.with_array(labels.astype(np.float32), kind=MapKind.UNKNOWN), names
+
+
+def lesion_consistency(lesions: QuantMap, values: list[int], measured: dict[str, Maps]) -> dict[int, dict[str, float]]:
+    """Per lesion and map: the trust map's signed mean % deviation of DL from the fast scan (issue: does
+    the network keep what the scan measured?)."""
+    if "DL" not in measured:
+        return {}
+    out: dict[int, dict[str, float]] = {}
+    for kind in QUANT_KINDS:
+        dl = measured["DL"][kind]
+        trust = deviation(dl, measured["fast"][kind])
+        grid = labels_on_grid(lesions, dl)
+        for value in values:
+            out.setdefault(value, {})[kind.value] = roi_consistency(trust, grid == value)
+    return out
+
+
 def label_means(labels: QuantMap, names: dict[int, str], volumes: dict[str, Maps]) -> dict[str, dict]:
     """{name: {method: {map: mean}}} for every label value in ``names`` present in ``labels``."""
     out: dict[str, dict] = {}
@@ -88,14 +154,21 @@ def label_means(labels: QuantMap, names: dict[int, str], volumes: dict[str, Maps
     return out
 
 
-def tissue_label_map(routine: Maps, lesions: QuantMap | None) -> tuple[QuantMap, dict[str, QuantMap]]:
-    """Pure-tissue masks (1 CSF, 2 GM, 3 WM) classified on the routine maps, lesion voxels left out."""
-    fractions = tissue_fractions(routine[MapKind.T1], routine[MapKind.T2], routine[MapKind.PD])
-    masks = tissue_masks(fractions)
+def tissue_label_map(routine: Maps, lesions: QuantMap | None, user_labels: QuantMap | None = None
+                     ) -> tuple[QuantMap, dict[str, QuantMap] | None]:
+    """Pure-tissue masks (1 CSF, 2 GM, 3 WM) classified on the routine maps — or the user's own tissue label
+    map (same values, any grid) — with lesion voxels left out. Fractions are None for user labels."""
     reference = routine[MapKind.T1]
-    labels = np.zeros(reference.shape, np.int16)
-    for value, name in TISSUE_LABELS.items():
-        labels[masks[name]] = value
+    fractions = None
+    if user_labels is not None:
+        labels = labels_on_grid(user_labels, reference).astype(np.int16)
+        labels[~np.isin(labels, list(TISSUE_LABELS))] = 0
+    else:
+        fractions = tissue_fractions(routine[MapKind.T1], routine[MapKind.T2], routine[MapKind.PD])
+        masks = tissue_masks(fractions)
+        labels = np.zeros(reference.shape, np.int16)
+        for value, name in TISSUE_LABELS.items():
+            labels[masks[name]] = value
     if lesions is not None:
         labels[labels_on_grid(lesions, reference) > 0] = 0
     return reference.with_array(labels.astype(np.float32), kind=MapKind.UNKNOWN), fractions
@@ -170,14 +243,15 @@ def measure_subject(
     """The JSON-ready measurements of one subject (see the module docstring)."""
     measured = {m: volumes.methods[m] for m in (*METHODS, "truth") if m in volumes.methods}
     routine = measured["routine"]
-    lesion_path = files.extras.get("LABELS")
-    lesions = read_image(lesion_path) if lesion_path else None
-    tissue_labels, fractions = tissue_label_map(routine, lesions)
+    lesions, lesion_names = lesion_rois(files, routine[MapKind.T1])
+    user_tissues = read_image(files.extras["TISSUES"]) if "TISSUES" in files.extras else None
+    tissue_labels, fractions = tissue_label_map(routine, lesions, user_tissues)
     volumes.tissue_labels, volumes.lesion_labels = tissue_labels, lesions
-    result: dict = {"subject": files.subject, "group": files.group, "methods": sorted(measured)}
+    result: dict = {"subject": files.subject, "group": files.group, "methods": sorted(measured),
+                    "tissue_source": "user labels" if user_tissues is not None else "classified (routine maps)"}
     result["tissue"] = label_means(tissue_labels, TISSUE_LABELS, measured)
     result["tissue_voxels"] = {name: int((tissue_labels.array == value).sum()) for value, name in TISSUE_LABELS.items()}
-    result["classification_dice"] = classification_dice(fractions, files)
+    result["classification_dice"] = classification_dice(fractions, files) if fractions else None
     if regions is not None:
         region_map, names = regions
         # Regions are measured in parenchyma only (classified GM or WM, no lesion): an atlas region's CSF
@@ -187,15 +261,14 @@ def measure_subject(
         volumes.region_labels = region_labels
         result["regions"] = label_means(region_labels, names, measured)
     if lesions is not None:
-        kinds = _read_lesion_kinds(files.extras.get("LESIONS"))
-        values = sorted(int(v) for v in np.unique(np.rint(lesions.array)) if v > 0)
-        names = {v: f"{files.subject} #{v}" for v in values}
+        names = {v: name for v, (name, _kind) in lesion_names.items()}
         means = label_means(lesions, names, measured)
-        voxels = {v: int((np.rint(lesions.array) == v).sum()) for v in values}
+        voxels = {v: int((np.rint(lesions.array) == v).sum()) for v in names}
+        consistency = lesion_consistency(lesions, list(names), measured)
         result["lesions"] = [
-            {"roi": names[v], "subject": files.subject, "label": v, "kind": kinds.get(v, ""), "voxels": voxels[v],
-             "values": means[names[v]]}
-            for v in values if names[v] in means
+            {"roi": names[v], "subject": files.subject, "label": v, "kind": lesion_names[v][1], "voxels": voxels[v],
+             "values": means[names[v]], **({"dl_consistency_pct": consistency[v]} if v in consistency else {})}
+            for v in names if names[v] in means
         ]
     result["quality"] = quality_scores(measured)
     result["niqe"] = niqe_scores(measured, niqe_models)
