@@ -56,11 +56,12 @@ def _patch_features(mscn: np.ndarray) -> list[float]:
     return features  # 18
 
 
-def image_features(image: np.ndarray, patch: int = PATCH) -> tuple[np.ndarray, np.ndarray]:
-    """36 features per patch (two scales) and each patch's sharpness (mean local deviation)."""
+def image_features(image: np.ndarray, patch: int = PATCH) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """36 features per patch (two scales), each patch's sharpness (mean local deviation) and its
+    coverage (share of non-zero pixels: maps are 0 outside the head)."""
     h, w = (s - s % patch for s in image.shape)
     image = image[:h, :w].astype(np.float64)
-    features, sharpness = [], []
+    features, sharpness, coverage = [], [], []
     scaled = [image, ndimage.zoom(image, 0.5, order=3)]
     maps = [_mscn(level) for level in scaled]
     for r in range(0, h, patch):
@@ -72,7 +73,8 @@ def image_features(image: np.ndarray, patch: int = PATCH) -> tuple[np.ndarray, n
                 row += _patch_features(mscn[rr : rr + p, cc : cc + p])
             features.append(row)
             sharpness.append(float(maps[0][1][r : r + patch, c : c + patch].mean()))
-    return np.asarray(features), np.asarray(sharpness)
+            coverage.append(float((image[r : r + patch, c : c + patch] != 0).mean()))
+    return np.asarray(features), np.asarray(sharpness), np.asarray(coverage)
 
 
 @dataclass
@@ -109,26 +111,34 @@ def to_grey(values: np.ndarray, norm: float) -> np.ndarray:
     return np.clip(np.asarray(values, dtype=np.float64) / norm, 0, 1) * 255.0
 
 
+#: A patch must be at least this much non-zero to count: the empty field of view around the head is
+#: neither natural nor part of the image's quality, and all-zero patches give degenerate features.
+MIN_COVERAGE = 0.5
+
+
 def fit_pristine_model(slices: Iterable[np.ndarray], source: str = "") -> PristineModel:
-    """Fit the pristine MVG on the sharpest patches (≥ 75 % of the maximum sharpness) of ``slices``."""
-    features, sharpness = [], []
+    """Fit the pristine MVG as Mittal et al. do: from each image, the patches at least 75 % as sharp as its
+    sharpest (here among patches that are mostly head, :data:`MIN_COVERAGE`)."""
+    chosen = []
     for image in slices:
-        f, s = image_features(image)
-        features.append(f)
-        sharpness.append(s)
-    all_features, all_sharpness = np.concatenate(features), np.concatenate(sharpness)
-    keep = all_sharpness >= SHARPNESS_FRACTION * all_sharpness.max()
-    chosen = all_features[keep]
-    if len(chosen) < 2:
+        features, sharpness, coverage = image_features(image)
+        usable = coverage >= MIN_COVERAGE
+        if usable.any():
+            chosen.append(features[usable & (sharpness >= SHARPNESS_FRACTION * sharpness[usable].max())])
+    chosen_features = np.concatenate(chosen) if chosen else np.empty((0, 36))
+    if len(chosen_features) < 2:
         raise InputError("too few sharp patches to fit a NIQE pristine model")
-    return PristineModel(chosen.mean(axis=0), np.cov(chosen, rowvar=False), source)
+    return PristineModel(chosen_features.mean(axis=0), np.cov(chosen_features, rowvar=False), source)
 
 
 def niqe(image: np.ndarray, model: PristineModel) -> float:
-    """NIQE of one 2-D image (0–255 scale) against ``model``; at least one 96×96 patch is needed."""
-    features, _ = image_features(image)
+    """NIQE of one 2-D image (0–255 scale) against ``model``, over its patches that are mostly non-zero
+    (every patch if fewer than two are); at least two 96×96 patches are needed."""
+    features, _, coverage = image_features(image)
     if len(features) < 2:
         raise InputError(f"image of {image.shape} is too small for NIQE (needs 2+ patches of {PATCH}²)")
+    if (coverage >= MIN_COVERAGE).sum() >= 2:
+        features = features[coverage >= MIN_COVERAGE]
     mean, cov = features.mean(axis=0), np.cov(features, rowvar=False)
     diff = model.mean - mean
     return float(np.sqrt(diff @ np.linalg.pinv((model.cov + cov) / 2) @ diff))

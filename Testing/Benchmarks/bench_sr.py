@@ -4,7 +4,9 @@
 
 Side by side: (a) the naive reference — full field of view, batch 1, fp32 eager, no BN folding;
 (b) the production engine (BN folded, channels_last, head cropping, batches from the memory budget);
-(c) bicubic upsampling (the floor). Each variant runs in its own process so peak RSS is its own.
+(c) bicubic upsampling (the floor). Each variant runs in its own process so peak RSS is its own. On CUDA
+(``--device cuda``) the production engine runs with and without fp16 autocast, after a warm-up, timed
+with CUDA events as well as the wall clock, with peak GPU memory (``torch.cuda.max_memory_allocated``).
 The workload is one simulated patient (generated, not downloaded); weights are the bundled models, or
 random-initialised paper-size generators when none are installed. Prints a Markdown table."""
 
@@ -65,21 +67,44 @@ def _matmul_gflops(device: torch.device) -> float:
     return 5 * 2 * 2048**3 / (time.perf_counter() - started) / 1e9
 
 
+VARIANTS_CPU = ("naive", "production", "bicubic")
+#: On CUDA the production engine also runs without autocast, so AMP's speed and error are both shown.
+VARIANTS_CUDA = ("naive", "production", "production-fp32", "bicubic")
+
+
+def _options(variant: str, device: str) -> EngineOptions:
+    return EngineOptions(device=device, fast=variant != "naive", batch_size=1 if variant == "naive" else None,
+                         amp=variant == "production")  # naive and production-fp32 stay float32
+
+
 def run_variant(variant: str, paths: list[Path], device: str, out_dir: Path) -> dict:
     maps = [read_image(p) for p in paths]
-    started = time.perf_counter()
+    cuda = torch.device(device).type == "cuda"
     weights = "-"
-    for qmap in maps:
-        if variant == "bicubic":
-            result = upsample(qmap, 2, "bicubic")
-        else:
-            options = EngineOptions(device=device, fast=variant == "production",
-                                    batch_size=1 if variant == "naive" else None)
-            resolver, weights = _resolver(qmap.kind, options)
-            result = resolver.run(qmap)
-        np.save(out_dir / f"{variant}_{qmap.kind.value}.npy", result.array)
+    resolvers = {}
+    if variant != "bicubic":
+        for qmap in maps:
+            resolvers[qmap.kind], weights = _resolver(qmap.kind, _options(variant, device))
+        if cuda:  # warm-up: cuDNN autotuning and the caching allocator are not part of the study time
+            first = maps[0]
+            resolvers[first.kind].run(first.with_array(first.array[: min(4, first.shape[0])]))
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+    if cuda:
+        start_event, end_event = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start_event.record()
+    started = time.perf_counter()
+    results = [upsample(q, 2, "bicubic") if variant == "bicubic" else resolvers[q.kind].run(q) for q in maps]
     seconds = time.perf_counter() - started
-    return {"variant": variant, "seconds": seconds, "weights": weights, "peak_rss_gib": _peak_rss_gib()}
+    row = {"variant": variant, "seconds": seconds, "weights": weights, "peak_rss_gib": _peak_rss_gib()}
+    if cuda:
+        end_event.record()
+        torch.cuda.synchronize()
+        row["gpu_seconds"] = start_event.elapsed_time(end_event) / 1000
+        row["peak_gpu_gib"] = torch.cuda.max_memory_allocated() / 1024**3
+    for qmap, result in zip(maps, results, strict=True):
+        np.save(out_dir / f"{variant}_{qmap.kind.value}.npy", result.array)
+    return row
 
 
 def _peak_rss_gib() -> float:
@@ -107,8 +132,9 @@ def main() -> None:
         print(json.dumps(run_variant(args.variant, paths, args.device, args.workdir)))
         return
 
+    cuda = torch.device(args.device).type == "cuda"
     runs: dict[str, list[dict]] = {}
-    for variant in ("naive", "production", "bicubic"):
+    for variant in VARIANTS_CUDA if cuda else VARIANTS_CPU:
         for _ in range(args.repeats):
             child = subprocess.run([sys.executable, __file__, "--variant", variant, "--device", args.device,
                                     "--workdir", str(args.workdir)], capture_output=True, text=True, check=True)
@@ -124,24 +150,28 @@ def main() -> None:
           f"{maps[0].shape[0]} slices, {maps[0].shape[2]}×{maps[0].shape[1]} → ×2; matmul ceiling "
           f"{ceiling:.0f} GFLOP/s")
     print()
+    gpu_header = " GPU s (CUDA events) | peak GPU memory (GiB) |" if cuda else ""
     print("| variant | s / study (median) | min–max | slices/s | GFLOP/s (full-field equivalent) | "
-          "% of matmul ceiling | peak RSS (GiB) | naive / variant |")
-    print("|---|---|---|---|---|---|---|---|")
+          f"% of matmul ceiling | peak RSS (GiB) | naive / variant |{gpu_header}")
+    print("|---|---|---|---|---|---|---|---|" + ("---|---|" if cuda else ""))
     for variant, rs in runs.items():
         times = [r["seconds"] for r in rs]
         gflops = full_flops / median[variant] / 1e9 if variant != "bicubic" else float("nan")
+        gpu = (f" {statistics.median(r['gpu_seconds'] for r in rs):.2f} | "
+               f"{max(r['peak_gpu_gib'] for r in rs):.2f} |" if cuda else "")
         print(f"| {variant} | {median[variant]:.1f} | {min(times):.1f}–{max(times):.1f} | "
               f"{slices / median[variant]:.1f} | {gflops:.0f} | {100 * gflops / ceiling:.0f} % | "
-              f"{max(r['peak_rss_gib'] for r in rs):.2f} | {median['naive'] / median[variant]:.1f}× |")
+              f"{max(r['peak_rss_gib'] for r in rs):.2f} | {median['naive'] / median[variant]:.1f}× |{gpu}")
     print()
-    print("| map | max |production − naive| inside the head | 0.1 % of range |")
-    print("|---|---|---|")
+    compared = [v for v in runs if v.startswith("production")]
+    print("| map | " + " | ".join(f"max |{v} − naive| in the head" for v in compared) + " | 0.1 % of range |")
+    print("|---|" + "---|" * (len(compared) + 1))
     for qmap in maps:
         naive = np.load(args.workdir / f"naive_{qmap.kind.value}.npy")
-        fast = np.load(args.workdir / f"production_{qmap.kind.value}.npy")
         head = np.kron(qmap.array > 0, np.ones((1, 2, 2))).astype(bool)
-        print(f"| {qmap.kind.value} | {np.abs(fast - naive)[head].max():.3f} {qmap.kind.unit} | "
-              f"{0.001 * qmap.kind.norm_physical:.2f} {qmap.kind.unit} |")
+        errors = [np.abs(np.load(args.workdir / f"{v}_{qmap.kind.value}.npy") - naive)[head].max() for v in compared]
+        print(f"| {qmap.kind.value} | " + " | ".join(f"{e:.3f} {qmap.kind.unit}" for e in errors) +
+              f" | {0.001 * qmap.kind.norm_physical:.2f} {qmap.kind.unit} |")
 
 
 if __name__ == "__main__":

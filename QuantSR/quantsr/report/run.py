@@ -29,6 +29,8 @@ from .tables import COMPARISONS, all_tables
 
 log = logging.getLogger("quantsr.report")
 NIQE_FIT_SUBJECTS = 6
+#: Part of the cached pristine models' key: a change in how they are fitted must refit them.
+NIQE_FIT_VERSION = "per-image-sharpness-head-patches"
 
 CONVENTIONS = [
     "Values in physical units (T1, T2 in ms; PD in %); fast is measured on its own 256² grid, every other "
@@ -94,7 +96,7 @@ def _niqe_models(cohort_subjects: list[SubjectFiles], chosen: list[SubjectFiles]
     models = {}
     for kind in QUANT_KINDS:
         cached = output / "niqe" / f"pristine_{kind.value}.npz"
-        key = ",".join(s.subject for s in source)
+        key = NIQE_FIT_VERSION + ":" + ",".join(s.subject for s in source)
         if cached.is_file():
             model = PristineModel.load(cached)
             if model.source == key:
