@@ -180,14 +180,19 @@ def hard_labels(fractions: dict[str, np.ndarray]) -> np.ndarray:
     return np.where(stacked.sum(axis=0) > 0.5, stacked.argmax(axis=0) + 1, 0)
 
 
-def classification_dice(fractions: dict[str, QuantMap], files: SubjectFiles) -> dict[str, float] | None:
-    """Dice of the map-based classification against the phantom's truth (argmax of the true fractions)."""
+def classification_dice(fractions: dict[str, QuantMap], files: SubjectFiles,
+                        lesions: QuantMap | None = None) -> dict[str, float] | None:
+    """Dice of the map-based classification against the phantom's truth (argmax of the true fractions),
+    outside lesions: a lesion is none of CSF / GM / WM, whatever tissue it replaced in the phantom."""
     if not all(name in files.extras for name in TISSUE_LABELS.values()):
         return None
     reference = next(iter(fractions.values()))
     truth = {name: labels_on_grid_values(read_image(files.extras[name]), reference) for name in TISSUE_LABELS.values()}
     found = hard_labels({name: qmap.array for name, qmap in fractions.items()})
     expected = hard_labels(truth)
+    if lesions is not None:
+        outside = labels_on_grid(lesions, reference) == 0
+        found, expected = np.where(outside, found, 0), np.where(outside, expected, 0)
     return {name: dice(found == value, expected == value) for value, name in TISSUE_LABELS.items()}
 
 
@@ -251,7 +256,7 @@ def measure_subject(
                     "tissue_source": "user labels" if user_tissues is not None else "classified (routine maps)"}
     result["tissue"] = label_means(tissue_labels, TISSUE_LABELS, measured)
     result["tissue_voxels"] = {name: int((tissue_labels.array == value).sum()) for value, name in TISSUE_LABELS.items()}
-    result["classification_dice"] = classification_dice(fractions, files) if fractions else None
+    result["classification_dice"] = classification_dice(fractions, files, lesions) if fractions else None
     if regions is not None:
         region_map, names = regions
         # Regions are measured in parenchyma only (classified GM or WM, no lesion): an atlas region's CSF
