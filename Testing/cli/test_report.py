@@ -220,7 +220,8 @@ def test_user_tissue_labels_and_box_rois(cohort, report) -> None:
     lesions = read_image(cohort / "sub-a" / "lesions.nrrd").array
     routine = _maps(cohort, "sub-a", "routine")
     gm = (labels == 2) & (lesions == 0)  # lesion voxels are never tissue
-    assert lesions[labels == 2].any() and sub_a["tissue"]["GM"]["routine"]["T1"] == pytest.approx(routine[MapKind.T1].array[gm].mean(), 1e-5)
+    assert lesions[labels == 2].any()
+    assert sub_a["tissue"]["GM"]["routine"]["T1"] == pytest.approx(routine[MapKind.T1].array[gm].mean(), 1e-5)
     box = next(r for r in results["tables"]["table3"]["rois"] if r["roi"] == "sub-c centre box")
     assert box["kind"] == "reference"
     routine_c = _maps(cohort, "sub-c", "routine")[MapKind.T2]
