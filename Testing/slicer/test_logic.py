@@ -33,16 +33,6 @@ def _pattern(matrix: int, kind: MapKind = MapKind.T2, inside: float = 150.0, out
     return QuantMap(np.stack([plane] * 3), origin=(pixel / 2, pixel / 2, 0), spacing=(pixel, pixel, 5.0), kind=kind)
 
 
-@pytest.fixture
-def scene():
-    return slicer.vtkMRMLScene()
-
-
-@pytest.fixture
-def logic(scene):
-    return QuantSRCoreLogic(scene)
-
-
 def test_volume_node_round_trip_with_oblique_geometry(scene) -> None:
     qmap = QuantMap(np.random.default_rng(1).uniform(500, 1500, (4, 10, 12)), origin=(-50.5, 20.25, 7),
                     spacing=(0.8, 0.9, 5), direction=oblique_direction(20), kind=MapKind.T1)

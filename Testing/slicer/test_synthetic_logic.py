@@ -33,16 +33,6 @@ TISSUE_T2 = [80.0, 93.0, 1300.0, 110.0, 0.0]
 TISSUE_PD = [68.0, 80.0, 100.0, 95.0, 0.0]
 
 
-@pytest.fixture
-def scene():
-    return slicer.vtkMRMLScene()
-
-
-@pytest.fixture
-def logic(scene):
-    return QuantSRCoreLogic(scene)
-
-
 def _tissue_maps(upsample: int = 1, t2_scale: float = 1.0) -> tuple[QuantMap, QuantMap, QuantMap]:
     """T1, T2, PD on an oblique 2 × 3u × 5u grid: column band c (u voxels wide) is tissue c."""
     columns = np.repeat(np.arange(5), upsample)

@@ -12,7 +12,6 @@ slicer = pytest.importorskip("slicer", reason="the slicer-core wheel is not inst
 from quantsr.mapkinds import MapKind  # noqa: E402
 from quantsr.trust import fine_grid_like, to_fast_resolution, zero_filled_upsample  # noqa: E402
 from quantsr.volume import QuantMap  # noqa: E402
-from QuantSRLib.logic import QuantSRCoreLogic  # noqa: E402
 from QuantSRLib.nodes import map_from_volume_node, volume_node_from_map  # noqa: E402
 from QuantSRLib.trust import (  # noqa: E402
     COLOR_TABLES,
@@ -25,16 +24,6 @@ from QuantSRLib.trust import (  # noqa: E402
 
 N = 64
 PIXEL = 220.0 / N
-
-
-@pytest.fixture
-def scene():
-    return slicer.vtkMRMLScene()
-
-
-@pytest.fixture
-def logic(scene):
-    return QuantSRCoreLogic(scene)
 
 
 def _fast_and_dl(scene) -> tuple:
