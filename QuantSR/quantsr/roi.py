@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from .errors import InputError
 from .io.atomic import atomic_path
 from .volume import QuantMap
 
@@ -29,6 +30,16 @@ def labels_on_grid(labels: QuantMap, reference: QuantMap) -> np.ndarray:
     return sitk.GetArrayFromImage(resampled)
 
 
+def values_on_grid(qmap: QuantMap, reference: QuantMap, interpolator: int = sitk.sitkLinear) -> np.ndarray:
+    """``qmap`` sampled at ``reference``'s voxel centres in physical space (float32, 0 outside; the array
+    itself when the grids agree)."""
+    if qmap.same_geometry(reference):
+        return np.asarray(qmap.array, np.float32)
+    resampled = sitk.Resample(qmap.to_sitk(), reference.to_sitk(), sitk.Transform(), interpolator, 0.0,
+                              sitk.sitkFloat32)
+    return sitk.GetArrayFromImage(resampled)
+
+
 def box_mask(reference: QuantMap, centre_lps: np.ndarray, size_mm: np.ndarray,
              axes: np.ndarray | None = None) -> np.ndarray:
     """Voxels of ``reference`` whose centres lie in a box (centre, full size, box axes as columns)."""
@@ -38,6 +49,34 @@ def box_mask(reference: QuantMap, centre_lps: np.ndarray, size_mm: np.ndarray,
     local = (reference.index_to_physical(ijk) - np.asarray(centre_lps, float)) @ axes
     inside = np.all(np.abs(local) <= np.asarray(size_mm, float) / 2 + 1e-9, axis=1)
     return inside.reshape(reference.shape)
+
+
+#: Columns of an ``ROIS`` csv: one box per row, centre and full size in DICOM patient coordinates (LPS, mm).
+BOX_COLUMNS = ("roi", "x_mm", "y_mm", "z_mm", "size_x_mm", "size_y_mm", "size_z_mm")
+
+
+def read_roi_boxes(path: Path) -> list[dict]:
+    """ROI boxes from a csv (:data:`BOX_COLUMNS`, optional ``kind``): what a reader draws as Markups ROIs."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as error:
+        raise InputError(f"cannot read ROI boxes ({error})", path) from None
+    missing = [c for c in BOX_COLUMNS if not rows or c not in rows[0]]
+    if missing:
+        raise InputError(f"ROI boxes need the columns {', '.join(BOX_COLUMNS)} (missing {', '.join(missing)})", path)
+    boxes = []
+    for number, row in enumerate(rows, start=2):
+        try:
+            centre = np.array([float(row[c]) for c in BOX_COLUMNS[1:4]])
+            size = np.array([float(row[c]) for c in BOX_COLUMNS[4:]])
+        except ValueError as error:
+            raise InputError(f"line {number}: {error}", path) from None
+        if not (np.all(np.isfinite(centre)) and np.all(size > 0)):
+            raise InputError(f"line {number}: a box needs a finite centre and positive sizes", path)
+        boxes.append({"roi": row["roi"].strip() or f"box {number - 1}", "kind": (row.get("kind") or "").strip(),
+                      "centre": centre, "size": size})
+    return boxes
 
 
 @dataclass

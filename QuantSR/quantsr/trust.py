@@ -31,6 +31,7 @@ from scipy import ndimage
 
 from .errors import InputError
 from .geometry import upsampled_grid
+from .roi import values_on_grid
 from .simulate.acquisition import acquire
 from .simulate.protocols import FAST, Protocol
 from .volume import QuantMap
@@ -88,13 +89,6 @@ def _protocol(fast: QuantMap, acquired: tuple[int, int], recon: int) -> Protocol
                                fov_mm=rows * fast.spacing[0])
 
 
-def _resample(source: QuantMap, reference: QuantMap, interpolator: int = sitk.sitkLinear) -> np.ndarray:
-    """``source`` sampled at ``reference``'s voxel centres in physical space (0 outside)."""
-    out = sitk.Resample(source.to_sitk(), reference.to_sitk(), sitk.Transform(), interpolator, 0.0,
-                        sitk.sitkFloat32)
-    return sitk.GetArrayFromImage(out)
-
-
 def fine_grid_like(fast: QuantMap, array: np.ndarray | None = None, scale: int = 2) -> QuantMap:
     """The ×``scale`` grid over ``fast``'s FOV (the SR output geometry), holding ``array`` or zeros."""
     k, j, i = fast.shape
@@ -109,7 +103,7 @@ def _on_fine_grid(dl: QuantMap, fast: QuantMap) -> QuantMap:
     target = fine_grid_like(fast)
     if dl.same_geometry(target):
         return dl
-    return target.with_array(_resample(dl, target), kind=dl.kind, metadata=dict(dl.metadata))
+    return target.with_array(values_on_grid(dl, target), kind=dl.kind, metadata=dict(dl.metadata))
 
 
 def to_fast_resolution(dl: QuantMap, fast: QuantMap, acquired: tuple[int, int] | None = None) -> QuantMap:
@@ -160,9 +154,9 @@ def deviation(dl: QuantMap, fast: QuantMap, acquired: tuple[int, int] | None = N
     percent_low[head_low] = 100.0 * difference[head_low] / np.maximum(np.abs(fast.array[head_low]), 1e-6)
     absolute_low = fast.with_array(difference, kind=dl.kind, metadata={"method": "deviation", "unit": dl.kind.unit})
     pct_low = fast.with_array(percent_low, kind=dl.kind, metadata={"method": "deviation", "unit": "%"})
-    head = _resample(fast.with_array(head_low.astype(np.float32)), dl, sitk.sitkNearestNeighbor) > 0.5
-    absolute = dl.with_array(_resample(absolute_low, dl), metadata={"method": "deviation", "unit": dl.kind.unit})
-    percent = dl.with_array(np.where(head, _resample(pct_low, dl), 0.0).astype(np.float32),
+    head = values_on_grid(fast.with_array(head_low.astype(np.float32)), dl, sitk.sitkNearestNeighbor) > 0.5
+    absolute = dl.with_array(values_on_grid(absolute_low, dl), metadata={"method": "deviation", "unit": dl.kind.unit})
+    percent = dl.with_array(np.where(head, values_on_grid(pct_low, dl), 0.0).astype(np.float32),
                             metadata={"method": "deviation", "unit": "%"})
     return TrustMap(absolute, percent, absolute_low, head)
 
@@ -229,4 +223,4 @@ def project_data_consistency(dl: QuantMap, fast: QuantMap, acquired: tuple[int, 
     out = fine.with_array(projected.astype(np.float32), metadata=dict(dl.metadata, data_consistency=True))
     if out.same_geometry(dl):
         return out
-    return dl.with_array(_resample(out, dl), metadata=dict(out.metadata))
+    return dl.with_array(values_on_grid(out, dl), metadata=dict(out.metadata))

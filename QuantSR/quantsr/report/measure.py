@@ -16,14 +16,13 @@ import numpy as np
 from scipy import ndimage
 
 from ..baselines import upsample
-from ..errors import InputError
 from ..geometry import upsampled_like
 from ..io.images import read_image
 from ..io.loader import load_maps
 from ..mapkinds import QUANT_KINDS, MapKind
 from ..niqe import PristineModel, niqe, to_grey
 from ..quality import image_scores
-from ..roi import box_mask, labels_on_grid
+from ..roi import box_mask, labels_on_grid, read_roi_boxes, values_on_grid
 from ..segment import TISSUE_LABELS, dice, tissue_fractions, tissue_masks
 from ..trust import deviation, roi_consistency
 from ..volume import QuantMap
@@ -74,34 +73,6 @@ def _read_lesion_kinds(path: Path | None) -> dict[int, str]:
         return {}
     with open(path, newline="") as handle:
         return {int(row["label"]): row.get("kind", "") for row in csv.DictReader(handle)}
-
-
-#: Columns of an ``ROIS`` csv: one box per row, centre and full size in DICOM patient coordinates (LPS, mm).
-BOX_COLUMNS = ("roi", "x_mm", "y_mm", "z_mm", "size_x_mm", "size_y_mm", "size_z_mm")
-
-
-def read_roi_boxes(path: Path) -> list[dict]:
-    """ROI boxes from a csv (:data:`BOX_COLUMNS`, optional ``kind``): what a reader draws as Markups ROIs."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as error:
-        raise InputError(f"cannot read ROI boxes ({error})", path) from None
-    missing = [c for c in BOX_COLUMNS if not rows or c not in rows[0]]
-    if missing:
-        raise InputError(f"ROI boxes need the columns {', '.join(BOX_COLUMNS)} (missing {', '.join(missing)})", path)
-    boxes = []
-    for number, row in enumerate(rows, start=2):
-        try:
-            centre = np.array([float(row[c]) for c in BOX_COLUMNS[1:4]])
-            size = np.array([float(row[c]) for c in BOX_COLUMNS[4:]])
-        except ValueError as error:
-            raise InputError(f"line {number}: {error}", path) from None
-        if not (np.all(np.isfinite(centre)) and np.all(size > 0)):
-            raise InputError(f"line {number}: a box needs a finite centre and positive sizes", path)
-        boxes.append({"roi": row["roi"].strip() or f"box {number - 1}", "kind": (row.get("kind") or "").strip(),
-                      "centre": centre, "size": size})
-    return boxes
 
 
 def lesion_rois(files: SubjectFiles, reference: QuantMap) -> tuple[QuantMap | None, dict[int, tuple[str, str]]]:
@@ -187,23 +158,13 @@ def classification_dice(fractions: dict[str, QuantMap], files: SubjectFiles,
     if not all(name in files.extras for name in TISSUE_LABELS.values()):
         return None
     reference = next(iter(fractions.values()))
-    truth = {name: labels_on_grid_values(read_image(files.extras[name]), reference) for name in TISSUE_LABELS.values()}
+    truth = {name: values_on_grid(read_image(files.extras[name]), reference) for name in TISSUE_LABELS.values()}
     found = hard_labels({name: qmap.array for name, qmap in fractions.items()})
     expected = hard_labels(truth)
     if lesions is not None:
         outside = labels_on_grid(lesions, reference) == 0
         found, expected = np.where(outside, found, 0), np.where(outside, expected, 0)
     return {name: dice(found == value, expected == value) for value, name in TISSUE_LABELS.items()}
-
-
-def labels_on_grid_values(qmap: QuantMap, reference: QuantMap) -> np.ndarray:
-    """A fractional map on ``reference``'s grid (identity when the grids agree, else linear resampling)."""
-    if qmap.same_geometry(reference):
-        return qmap.array
-    import SimpleITK as sitk
-
-    resampled = sitk.Resample(qmap.to_sitk(), reference.to_sitk(), sitk.Transform(), sitk.sitkLinear, 0.0)
-    return sitk.GetArrayFromImage(resampled)
 
 
 def quality_scores(volumes: dict[str, Maps]) -> dict[str, dict]:
