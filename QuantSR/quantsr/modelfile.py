@@ -26,7 +26,7 @@ from .mapkinds import DICOM_STORED_SCALE, QUANT_KINDS, MapKind
 from .model import Generator, GeneratorConfig
 
 FORMAT_NAME = "quantsr-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the architecture may carry residual="bicubic" (version-1 readers would ignore it)
 METADATA_KEY = "quantsr"
 MODEL_SUFFIX = ".safetensors"
 #: Where bundled models live, relative to the repository / extension root.
@@ -59,7 +59,7 @@ class ModelInfo:
     def to_json(self) -> dict[str, Any]:
         return {
             "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
+            "format_version": 1 if self.config.residual == "none" else 2,  # older QuantSR still reads plain models
             "map_kind": self.map_kind.value,
             "unit": self.map_kind.unit,
             "norm_physical": self.norm_physical,

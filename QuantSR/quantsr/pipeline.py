@@ -51,7 +51,7 @@ def super_resolve_maps(
             started = time.perf_counter()
             out = upsample(qmap, 2, Interpolation(job.method))
             out.metadata["sr_report"] = RunReport(
-                slices=qmap.shape[0], seconds=time.perf_counter() - started, device="cpu"
+                slices=qmap.shape[0], seconds=time.perf_counter() - started, device="cpu", runtime="scipy"
             )
             results.append(out)
             map_progress(qmap.shape[0], qmap.shape[0])

@@ -19,9 +19,12 @@ class DataConfig:
     map: str = "T1"
     train_fraction: float = 0.8  # subject-level split, as in the paper (80/20)
     split_file: str = ""  # reuse / write the split here (default: <output>/split.json)
+    extra_train_cohorts: str = ""  # comma-separated cohorts used for training only (e.g. simulated lesions)
     register: bool = False  # rigid MI registration of routine to fast before pairing (real data)
     lr_patch: int = 32  # low-resolution patch size (HR patch = scale × this)
     min_head_fraction: float = 0.25  # patches with less head than this are redrawn
+    rare_value_patches: float = 0.0  # share of patches centred on rare routine values (lesions, extremes)
+    rare_value_power: float = 0.5  # voxel weight ∝ count(value bin)^−power: 0 = uniform, 1 = every bin equal
     cache_dir: str = ""  # preprocessed slices (default: <output>/cache)
 
 
@@ -31,11 +34,15 @@ class ModelConfig:
     residual_blocks: int = 5
     scale: int = 2
     discriminator_channels: int = 64
+    residual: str = "none"  # "bicubic": learn the correction to bicubic upsampling (quantsr.model)
 
 
 @dataclass
 class LossConfig:
     l1: float = 1.0
+    l2: float = 0.0  # pixel MSE: its optimum is the conditional mean, L1's the median (biased for skewed noise)
+    local_mean: float = 0.0  # L1 between local means (avg-pooled output vs routine): ROI means kept unbiased
+    local_mean_size: int = 8  # pooling window in HR pixels
     adversarial: float = 1e-3
     vgg: float = 2e-6
     vgg_weights: str = ""  # torchvision VGG-19 state dict (.pth / .safetensors); empty → VGG term off

@@ -2,7 +2,11 @@
 
 Each subject's normalised fast (LR) and paired routine (HR) slices are cached once as .npy files, so an
 epoch never re-reads DICOM. Patch positions and flips are a pure function of (seed, epoch, index): a
-resumed run draws exactly the patches an uninterrupted run would have drawn."""
+resumed run draws exactly the patches an uninterrupted run would have drawn.
+
+Rare-value oversampling (``rare_share`` > 0) centres that share of the patches on voxels whose routine
+value is rare in the training set — lesions, cysts, partial-volume CSF — because with uniform patches the
+L1 loss is dominated by normal tissue and the network regresses lesion values towards it (issue 9)."""
 
 from __future__ import annotations
 
@@ -36,8 +40,9 @@ def cache_subject(paired: PairedSubject, norm: float, cache_dir: Path, min_head_
         key.update(np.ascontiguousarray(array).tobytes())
     key.update(str(norm).encode())
     digest = key.hexdigest()[:16]
-    lr_path = cache_dir / f"{paired.subject}_{digest}_lr.npy"
-    hr_path = cache_dir / f"{paired.subject}_{digest}_hr.npy"
+    stem = paired.subject.replace("/", "_")  # extra cohorts name subjects cohort/subject
+    lr_path = cache_dir / f"{stem}_{digest}_lr.npy"
+    hr_path = cache_dir / f"{stem}_{digest}_hr.npy"
     for path, array in ((lr_path, paired.fast.array), (hr_path, paired.routine.array)):
         if not path.exists():
             with atomic_path(path, suffix=".npy") as tmp:
@@ -47,18 +52,58 @@ def cache_subject(paired: PairedSubject, norm: float, cache_dir: Path, min_head_
     return CachedSubject(paired.subject, lr_path, hr_path, slices)
 
 
+class RareValueCentres:
+    """Candidate patch centres on a coarse LR grid, drawn so each voxel's chance ∝ count(its routine value
+    bin)^−power: power 0 is uniform over the head, 1 gives every occupied value bin the same chance."""
+
+    def __init__(self, items: list[tuple[CachedSubject, int]], load: callable, scale: int, power: float,
+                 stride: int = 4, bins: int = 256) -> None:
+        self.stride = stride
+        values, where = [], []
+        for index, (subject, k) in enumerate(items):
+            hr = np.asarray(load(subject.hr_path)[k, :: stride * scale, :: stride * scale])
+            rows, cols = np.nonzero(hr > -1 + 1e-6)  # head voxels only
+            values.append(hr[rows, cols])
+            where.append(np.stack([np.full(rows.size, index), rows * stride, cols * stride], axis=1).astype(np.int32))
+        value = np.concatenate(values)
+        if value.size == 0:
+            raise ValueError("no head voxels to centre rare-value patches on")
+        bin_of = np.clip(((value + 1) / 2 * bins).astype(np.int64), 0, bins - 1)
+        order = np.argsort(bin_of, kind="stable")
+        self.where = np.concatenate(where)[order]
+        counts = np.bincount(bin_of, minlength=bins)
+        self.starts = np.concatenate([[0], np.cumsum(counts)])
+        # Σ over a bin's voxels of count^−power = count^(1−power): pick a bin, then a voxel in it uniformly.
+        mass = np.where(counts > 0, counts.astype(float) ** (1.0 - power), 0.0)
+        self.bin_probability = mass / mass.sum()
+        self.voxel_share = counts / counts.sum()
+
+    def draw(self, rng: np.random.Generator) -> tuple[int, int, int]:
+        """(item index, LR row, LR column) of a patch centre."""
+        b = int(rng.choice(self.bin_probability.size, p=self.bin_probability))
+        item, row, col = self.where[int(rng.integers(self.starts[b], self.starts[b + 1]))]
+        jitter = rng.integers(0, self.stride, 2)
+        return int(item), int(row + jitter[0]), int(col + jitter[1])
+
+
 class PatchDataset(Dataset):
-    """Item i = one training slice; each epoch draws a fresh aligned patch from it (with flips)."""
+    """Item i = one training slice; each epoch draws a fresh aligned patch from it (with flips). With
+    ``rare_share`` > 0 that share of the items instead draws a patch around a rare-value voxel anywhere in
+    the training set (:class:`RareValueCentres`)."""
 
     def __init__(self, subjects: list[CachedSubject], lr_patch: int, scale: int, seed: int,
-                 min_head_fraction: float = 0.25) -> None:
+                 min_head_fraction: float = 0.25, rare_share: float = 0.0, rare_power: float = 0.5) -> None:
         self.items = [(s, k) for s in subjects for k in s.slices]
         if not self.items:
             raise ValueError("no training slices (all below the head-fraction threshold?)")
+        if not 0 <= rare_share <= 1:
+            raise ValueError(f"rare-value patch share must lie in [0, 1], got {rare_share}")
         self.lr_patch, self.scale, self.seed = lr_patch, scale, seed
         self.min_head_fraction = min_head_fraction
         self.epoch = 0
         self._arrays: dict[Path, np.ndarray] = {}
+        self.rare_share = rare_share
+        self.rare = RareValueCentres(self.items, self._array, scale, rare_power) if rare_share > 0 else None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -72,16 +117,26 @@ class PatchDataset(Dataset):
         return self._arrays[path]
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        subject, k = self.items[index]
-        lr_stack, hr_stack = self._array(subject.lr_path), self._array(subject.hr_path)
         rng = np.random.default_rng([self.seed, self.epoch, index])
         p, s = self.lr_patch, self.scale
-        rows, cols = lr_stack.shape[1:]
-        for _attempt in range(20):
-            r, c = int(rng.integers(0, rows - p + 1)), int(rng.integers(0, cols - p + 1))
+        if self.rare is not None and rng.random() < self.rare_share:
+            index, centre_row, centre_col = self.rare.draw(rng)
+            subject, k = self.items[index]
+            lr_stack, hr_stack = self._array(subject.lr_path), self._array(subject.hr_path)
+            rows, cols = lr_stack.shape[1:]
+            shift = rng.integers(-(p // 4), p // 4 + 1, 2)  # the rare voxel anywhere in the middle half
+            r = int(np.clip(centre_row - p // 2 + shift[0], 0, rows - p))
+            c = int(np.clip(centre_col - p // 2 + shift[1], 0, cols - p))
             lr = np.asarray(lr_stack[k, r : r + p, c : c + p])
-            if (lr > -1).mean() >= self.min_head_fraction:  # normalised background is exactly −1
-                break
+        else:
+            subject, k = self.items[index]
+            lr_stack, hr_stack = self._array(subject.lr_path), self._array(subject.hr_path)
+            rows, cols = lr_stack.shape[1:]
+            for _attempt in range(20):
+                r, c = int(rng.integers(0, rows - p + 1)), int(rng.integers(0, cols - p + 1))
+                lr = np.asarray(lr_stack[k, r : r + p, c : c + p])
+                if (lr > -1).mean() >= self.min_head_fraction:  # normalised background is exactly −1
+                    break
         hr = np.asarray(hr_stack[k, r * s : (r + p) * s, c * s : (c + p) * s])
         if rng.random() < 0.5:
             lr, hr = lr[:, ::-1], hr[:, ::-1]

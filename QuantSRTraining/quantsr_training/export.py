@@ -23,7 +23,8 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, description: s
     config = state["config"]
     kind = MapKind.parse(config["data"]["map"])
     model = config["model"]
-    generator = Generator(GeneratorConfig(model["channels"], model["residual_blocks"], model["scale"]))
+    generator = Generator(GeneratorConfig(model["channels"], model["residual_blocks"], model["scale"],
+                                                residual=model.get("residual", "none")))
     generator.load_state_dict(state["generator"])
     data = state.get("data", {})
     info = ModelInfo(

@@ -4,6 +4,7 @@ Adam with step decay, checkpoints that resume exactly, metrics to JSONL/CSV, DDP
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 import random
@@ -27,11 +28,12 @@ from .config import TrainConfig
 from .dataset import CachedSubject, PatchDataset, cache_subject
 from .distributed import DistInfo, init_distributed, shutdown, training_device
 from .networks import Discriminator, content_loss_network
-from .pairs import pair_all, read_sources
+from .pairs import SubjectSource, pair_all, read_sources
 from .split import make_split, read_split, write_split
 
 log = logging.getLogger("quantsr.training")
-LOG_FIELDS = ("iteration", "epoch", "lr", "loss_g", "loss_l1", "loss_adv", "loss_vgg", "loss_d", "seconds")
+LOG_FIELDS = ("iteration", "epoch", "lr", "loss_g", "loss_l1", "loss_l2", "loss_local_mean", "loss_adv", "loss_vgg",
+              "loss_d", "seconds")
 
 
 def seed_everything(seed: int) -> None:
@@ -39,6 +41,12 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def local_mean_loss(fake: torch.Tensor, real: torch.Tensor, size: int) -> torch.Tensor:
+    """L1 between ``size``²-pixel local means: the noise of a mean over many voxels is nearly symmetric, so
+    this term pulls regional means to routine's mean where pixel L1 pulls each voxel to a median."""
+    return nn.functional.l1_loss(nn.functional.avg_pool2d(fake, size), nn.functional.avg_pool2d(real, size))
 
 
 class ResumableSampler(Sampler[int]):
@@ -60,6 +68,16 @@ class ResumableSampler(Sampler[int]):
         return len(self.inner) - self.skip
 
 
+def extra_sources(config: TrainConfig, kind: MapKind) -> list[SubjectSource]:
+    """Subjects of ``data.extra_train_cohorts``: training only (never in the split), named cohort/subject."""
+    sources = []
+    for cohort in (c.strip() for c in config.data.extra_train_cohorts.split(",")):
+        if cohort:
+            name = Path(cohort).name if Path(cohort).is_dir() else Path(cohort).parent.name
+            sources += [dataclasses.replace(s, subject=f"{name}/{s.subject}") for s in read_sources(cohort, kind)]
+    return sources
+
+
 def prepare_data(config: TrainConfig, output: Path, info: DistInfo) -> tuple[list[CachedSubject], dict]:
     """Pair, split and cache the training subjects (rank 0 writes; other ranks wait and read)."""
     kind = MapKind.parse(config.data.map)
@@ -74,7 +92,7 @@ def prepare_data(config: TrainConfig, output: Path, info: DistInfo) -> tuple[lis
                            config.run.seed)
         if info.is_main:
             write_split(split, split_path)
-    train_sources = [s for s in sources if s.subject in set(split["train"])]
+    train_sources = [s for s in sources if s.subject in set(split["train"])] + extra_sources(config, kind)
     cache_dir = Path(config.data.cache_dir) if config.data.cache_dir else output / "cache"
     if info.enabled and not info.is_main:
         torch.distributed.barrier()  # rank 0 caches first
@@ -83,7 +101,8 @@ def prepare_data(config: TrainConfig, output: Path, info: DistInfo) -> tuple[lis
     if info.enabled and info.is_main:
         torch.distributed.barrier()
     description = {
-        "cohort": str(config.data.cohort), "map": kind.value, "train_subjects": [c.subject for c in cached],
+        "cohort": str(config.data.cohort), "extra_train_cohorts": config.data.extra_train_cohorts,
+        "map": kind.value, "train_subjects": [c.subject for c in cached],
         "test_subjects": split["test"], "train_slices": sum(len(c.slices) for c in cached),
         "pairing_failed": failed, "split_file": str(split_path),
     }
@@ -102,7 +121,8 @@ class Trainer:
         seed_everything(config.run.seed)
         self.kind = MapKind.parse(config.data.map)
         model = config.model
-        self.generator = Generator(GeneratorConfig(model.channels, model.residual_blocks, model.scale)).to(self.device)
+        self.generator = Generator(GeneratorConfig(model.channels, model.residual_blocks, model.scale,
+                                                   residual=model.residual)).to(self.device)
         self.discriminator = Discriminator(model.discriminator_channels).to(self.device)
         optim = config.optim
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=optim.lr, betas=optim.betas)
@@ -193,7 +213,8 @@ class Trainer:
         if self.info.is_main:
             with atomic_path(self.output / "config.json") as tmp:
                 tmp.write_text(json.dumps(cfg.to_dict(), indent=1))
-        dataset = PatchDataset(cached, cfg.data.lr_patch, cfg.model.scale, cfg.run.seed, cfg.data.min_head_fraction)
+        dataset = PatchDataset(cached, cfg.data.lr_patch, cfg.model.scale, cfg.run.seed, cfg.data.min_head_fraction,
+                               rare_share=cfg.data.rare_value_patches, rare_power=cfg.data.rare_value_power)
         sampler = ResumableSampler(dataset, self.info, cfg.run.seed)
         per_epoch = len(sampler.inner) // cfg.optim.batch_size
         if per_epoch == 0:
@@ -256,6 +277,9 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
             loss_l1 = nn.functional.l1_loss(fake.float(), hr)
+            loss_l2 = nn.functional.mse_loss(fake.float(), hr) if cfg.loss.l2 > 0 else torch.zeros((), device=lr.device)
+            loss_local = local_mean_loss(fake.float(), hr, cfg.loss.local_mean_size) if cfg.loss.local_mean > 0 \
+                else torch.zeros((), device=lr.device)
             loss_adv = torch.zeros((), device=lr.device)
             loss_vgg = torch.zeros((), device=lr.device)
             if adversarial:
@@ -263,7 +287,8 @@ class Trainer:
                 loss_adv = bce(logits, torch.ones_like(logits))
             if self.vgg is not None:
                 loss_vgg = nn.functional.mse_loss(self.vgg(fake.float()), self.vgg(hr))
-            loss_g = cfg.loss.l1 * loss_l1 + cfg.loss.adversarial * loss_adv + cfg.loss.vgg * loss_vgg
+            loss_g = (cfg.loss.l1 * loss_l1 + cfg.loss.l2 * loss_l2 + cfg.loss.local_mean * loss_local
+                      + cfg.loss.adversarial * loss_adv + cfg.loss.vgg * loss_vgg)
         self.scaler.scale(loss_g).backward()
         self.scaler.step(self.opt_g)
         self.scaler.update()
@@ -271,6 +296,7 @@ class Trainer:
         if adversarial:
             self.sched_d.step()
         return {"loss_g": float(loss_g.detach()), "loss_l1": float(loss_l1.detach()),
+                "loss_l2": float(loss_l2.detach()), "loss_local_mean": float(loss_local.detach()),
                 "loss_adv": float(loss_adv.detach()), "loss_vgg": float(loss_vgg.detach()), "loss_d": loss_d_value}
 
     def _write_log(self, row: dict) -> None:

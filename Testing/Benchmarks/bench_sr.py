@@ -3,8 +3,10 @@
     python Testing/Benchmarks/bench_sr.py [--repeats 3] [--device cpu]
 
 Side by side: (a) the naive reference — full field of view, batch 1, fp32 eager, no BN folding;
-(b) the production engine (BN folded, channels_last, head cropping, batches from the memory budget);
-(c) bicubic upsampling (the floor). Each variant runs in its own process so peak RSS is its own. On CUDA
+(b) the production engine (BN folded, channels_last, head cropping, batches from the memory budget), run by
+torch and — when onnxruntime is installed — by ONNX Runtime (its one-off export, ≈ 0.7 s per map, happens with
+model loading, outside the timed region); (c) bicubic upsampling (the floor). Each variant runs in its own
+process so peak RSS is its own. On CUDA
 (``--device cuda``) the production engine runs with and without fp16 autocast, after a warm-up, timed
 with CUDA events as well as the wall clock, with peak GPU memory (``torch.cuda.max_memory_allocated``).
 The workload is one simulated patient (generated, not downloaded); weights are the bundled models, or
@@ -32,6 +34,7 @@ from quantsr.io.images import read_image, write_image
 from quantsr.mapkinds import QUANT_KINDS
 from quantsr.model import Generator, GeneratorConfig, flops_per_slice
 from quantsr.modelfile import ModelInfo, find_bundled_model, load_model
+from quantsr.onnxbackend import onnxruntime_available
 
 
 def _workload(folder: Path) -> list[Path]:
@@ -67,14 +70,16 @@ def _matmul_gflops(device: torch.device) -> float:
     return 5 * 2 * 2048**3 / (time.perf_counter() - started) / 1e9
 
 
-VARIANTS_CPU = ("naive", "production", "bicubic")
+#: production-onnxruntime: the same fast path run by ONNX Runtime (``--runtime onnxruntime``), when installed.
+VARIANTS_CPU = ("naive", "production", "production-onnxruntime", "bicubic")
 #: On CUDA the production engine also runs without autocast, so AMP's speed and error are both shown.
 VARIANTS_CUDA = ("naive", "production", "production-fp32", "bicubic")
 
 
 def _options(variant: str, device: str) -> EngineOptions:
     return EngineOptions(device=device, fast=variant != "naive", batch_size=1 if variant == "naive" else None,
-                         amp=variant == "production")  # naive and production-fp32 stay float32
+                         amp=variant == "production",  # naive and production-fp32 stay float32
+                         runtime="onnxruntime" if variant == "production-onnxruntime" else "torch")
 
 
 def run_variant(variant: str, paths: list[Path], device: str, out_dir: Path) -> dict:
@@ -134,7 +139,10 @@ def main() -> None:
 
     cuda = torch.device(args.device).type == "cuda"
     runs: dict[str, list[dict]] = {}
-    for variant in VARIANTS_CUDA if cuda else VARIANTS_CPU:
+    variants = VARIANTS_CUDA if cuda else VARIANTS_CPU
+    if not onnxruntime_available():
+        variants = tuple(v for v in variants if v != "production-onnxruntime")
+    for variant in variants:
         for _ in range(args.repeats):
             child = subprocess.run([sys.executable, __file__, "--variant", variant, "--device", args.device,
                                     "--workdir", str(args.workdir)], capture_output=True, text=True, check=True)

@@ -2,11 +2,13 @@
 projection, routine and truth on simulated patients, with the regression slope against routine and the
 mean lesion error, held-out and training patients reported separately. Prints Markdown.
 
-    .venv/bin/python Testing/Benchmarks/lesion_t2_study.py --cohort /work/cohort40 --maps T2 T1 PD --novel 3
+    .venv/bin/python Testing/Benchmarks/lesion_t2_study.py --cohort /work/cohort40 --maps T2 T1 PD \\
+        --novel 3 --new-patients 4
 
 ``--novel N`` also simulates N new patients (seeded, cached) whose lesions are of kinds absent from the
-training cohort (oedema, cyst), held out by construction. DL outputs are cached (``--cache``) so a re-run
-only re-measures.
+training cohort (oedema, cyst), held out by construction; ``--new-patients N`` simulates N more held-out
+patients with the training cohort's lesion kinds (more lesions than the split's two held-out patients).
+DL outputs are cached per model (``--cache``) so a re-run only re-measures.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, stats
 
 from quantsr.baselines import upsample
 from quantsr.engine import SuperResolver
@@ -45,6 +47,7 @@ NOVEL_KINDS = (
     LesionKind("cyst", (3000.0, 3800.0), (500.0, 900.0), (100.0, 106.0), (5.0, 9.0), min_wm_fraction=0.8),
 )
 NOVEL_SEED = 9090
+NEW_PATIENTS_SEED = 9191
 METHODS = ("bicubic", "DL", "DL+DC", "DL+DC½")  # DC½: half-size window (window_fraction 0.5)
 
 
@@ -90,13 +93,14 @@ def dl_map(resolver: SuperResolver, fast: QuantMap, cache: Path) -> QuantMap:
 
 
 def study_subject(cohort: Path, subject: str, kind: MapKind, resolver: SuperResolver, cache: Path,
-                  erosion: int, scores: list[dict], group: str) -> list[LesionRow]:
+                  erosion: int, scores: list[dict], group: str, label: str) -> list[LesionRow]:
     folder = cohort / subject
     (fast,) = load_maps(folder / "dicom" / "fast" / kind.value, kind=kind)
     (routine,) = load_maps(folder / "dicom" / "routine" / kind.value, kind=kind)
     truth = read_image(folder / "truth" / f"{kind.value}.nrrd", kind=kind)
     labels = read_image(folder / "truth" / "labels.nrrd")
-    dl = dl_map(resolver, fast, cache / f"{cohort.name}_{subject}_{kind.value}_DL.nrrd")
+    model_key = (resolver.info.weights_sha256 or "untrained")[:12]  # one cache entry per model
+    dl = dl_map(resolver, fast, cache / f"{cohort.name}_{subject}_{kind.value}_DL_{model_key}.nrrd")
     outputs = {"bicubic": upsample(fast, 2, "bicubic"), "DL": dl, "DL+DC": project_data_consistency(dl, fast),
                "DL+DC½": project_data_consistency(dl, fast, window_fraction=0.5)}
     for name, qmap in outputs.items():
@@ -110,7 +114,7 @@ def study_subject(cohort: Path, subject: str, kind: MapKind, resolver: SuperReso
     kinds = lesion_kinds(folder)
     rows = []
     for value, mask in lesion_masks(labels, erosion).items():
-        row = LesionRow(subject, value, kinds.get(value, "?"), group, int(mask.sum()))
+        row = LesionRow(label, value, kinds.get(value, "?"), group, int(mask.sum()))
         row.means = {name: float(q.array[mask].mean()) for name, q in outputs.items()}
         row.means["routine"] = float(routine.array[mask].mean())
         row.means["truth"] = float(truth.array[mask].mean())
@@ -120,8 +124,9 @@ def study_subject(cohort: Path, subject: str, kind: MapKind, resolver: SuperReso
 
 
 def summary(rows: list[LesionRow], reference: str) -> list[tuple[str, str, int, float, float, float, float, float,
-                                                                  int]]:
-    """Per method: n, slope / intercept / r² against ``reference``, mean and SD of the % error, # negative."""
+                                                                  int, float]]:
+    """Per method: n, slope / intercept / r² against ``reference``, mean and SD of the % error, # negative and
+    the two-sided sign-test p value (is the error's sign systematic?)."""
     out = []
     ref = np.array([r.means[reference] for r in rows])
     for method in (*METHODS, "routine"):
@@ -132,7 +137,8 @@ def summary(rows: list[LesionRow], reference: str) -> list[tuple[str, str, int, 
         fit = regression(values, ref) if len(rows) >= 3 else None
         out.append((method, reference, len(rows), fit.slope if fit else float("nan"),
                     fit.intercept if fit else float("nan"), fit.r2 if fit else float("nan"), float(error.mean()),
-                    float(error.std(ddof=1)) if len(rows) > 1 else float("nan"), int((error < 0).sum())))
+                    float(error.std(ddof=1)) if len(rows) > 1 else float("nan"), int((error < 0).sum()),
+                    float(stats.binomtest(int((error < 0).sum()), len(rows)).pvalue)))
     return out
 
 
@@ -151,16 +157,16 @@ def markdown(kind: MapKind, rows: list[LesionRow], scores: list[dict]) -> str:
             f"{100 * (m['DL'] / m['routine'] - 1):+.2f} | {100 * (m['DL+DC'] / m['routine'] - 1):+.2f} | "
             f"{r.consistency['DL']:+.2f} |")
     lines += ["", "| patients | method | vs | n lesions | slope | intercept | r² | mean error (%) | SD (%) | "
-              "# negative |", "|---|---|---|---|---|---|---|---|---|---|"]
+              "# negative | sign test p |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     held = [r for r in rows if r.group != "training"]
     for label, subset in (*((g, [r for r in rows if r.group == g]) for g in GROUPS),
                           ("held-out + novel", held), ("all", rows)):
         if not subset:
             continue
         for reference in ("routine", "truth"):
-            for method, ref, n, slope, intercept, r2, mean, sd, negative in summary(subset, reference):
+            for method, ref, n, slope, intercept, r2, mean, sd, negative, p_sign in summary(subset, reference):
                 lines.append(f"| {label} | {method} | {ref} | {n} | {slope:.3f} | {intercept:.1f} | {r2:.3f} | "
-                             f"{mean:+.2f} | {sd:.2f} | {negative} |")
+                             f"{mean:+.2f} | {sd:.2f} | {negative} | {p_sign:.2f} |")
     lines += ["", "| patients | method | n maps | PSNR (dB) | SSIM | PSNR head (dB) | SSIM head | "
               "median |deviation| in head (%) |", "|---|---|---|---|---|---|---|---|"]
     for label in GROUPS:
@@ -183,23 +189,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--erosion", type=int, default=2, help="in-plane erosion of each lesion (routine pixels)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/quantsr_lesion_cache"))
     parser.add_argument("--novel", type=int, default=0, help="simulate N patients with unseen lesion kinds")
+    parser.add_argument("--new-patients", type=int, default=0,
+                        help="simulate N more held-out patients with the training lesion kinds")
     args = parser.parse_args(argv)
-    plan = [(args.cohort, s, "held-out" if s in HELD_OUT else "training") for s in args.subjects]
+    plan = [(args.cohort, s, "held-out" if s in HELD_OUT else "training", s) for s in args.subjects]
+    if args.new_patients:
+        new = args.cache / "new_patients_cohort"
+        print(f"simulating {args.new_patients} new held-out patients in {new}", file=sys.stderr)
+        simulate_cohort(new, 0, args.new_patients, NEW_PATIENTS_SEED, SimulationConfig())
+        plan += [(new, f"sub-{i + 1:03d}", "held-out", f"new-{i + 1:03d}") for i in range(args.new_patients)]
     if args.novel:
         novel = args.cache / "novel_cohort"
         print(f"simulating {args.novel} novel-lesion patients in {novel}", file=sys.stderr)
         simulate_cohort(novel, 0, args.novel, NOVEL_SEED, SimulationConfig(lesion_kinds=NOVEL_KINDS))
-        plan += [(novel, f"sub-{i + 1:03d}", "novel") for i in range(args.novel)]
+        plan += [(novel, f"sub-{i + 1:03d}", "novel", f"novel-{i + 1:03d}") for i in range(args.novel)]
     print(f"Lesion ROIs: label ≥ 0.5 lesion fraction, eroded in-plane by {args.erosion} routine pixels; "
-          f"held-out patients: {', '.join(s for s in args.subjects if s in HELD_OUT)}; novel: {args.novel}.\n")
+          f"held-out patients: {', '.join(s for s in args.subjects if s in HELD_OUT)} + {args.new_patients} new; "
+          f"novel: {args.novel}; models: {args.models}.\n")
     for name in args.maps:
         kind = MapKind.parse(name)
         resolver = SuperResolver.from_file(args.models / f"quantsr_{name.lower()}.safetensors")
         rows: list[LesionRow] = []
         scores: list[dict] = []
-        for cohort, subject, group in plan:
+        for cohort, subject, group, label in plan:
             print(f"{name} {cohort.name}/{subject}", file=sys.stderr)
-            rows += study_subject(cohort, subject, kind, resolver, args.cache, args.erosion, scores, group)
+            rows += study_subject(cohort, subject, kind, resolver, args.cache, args.erosion, scores, group, label)
         print(markdown(kind, rows, scores))
     return 0
 

@@ -6,40 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers.generators import head_map, trained_looking
 
 from quantsr.engine import EngineOptions, SuperResolver
 from quantsr.fastpath import fold_batchnorm, head_box
 from quantsr.mapkinds import MapKind
-from quantsr.model import Generator, GeneratorConfig
+from quantsr.model import GeneratorConfig
 from quantsr.modelfile import ModelInfo
-from quantsr.volume import QuantMap
-
-
-def _trained_looking(config: GeneratorConfig, seed: int = 0) -> Generator:
-    """Random weights and random BN running statistics (as after training), eval mode."""
-    torch.manual_seed(seed)
-    generator = Generator(config)
-    for module in generator.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 2.0)
-            module.weight.data.uniform_(0.5, 1.5)
-            module.bias.data.uniform_(-0.2, 0.2)
-    return generator.eval()
-
-
-def _head_map(shape=(5, 96, 80), seed: int = 1) -> QuantMap:
-    rng = np.random.default_rng(seed)
-    k, h, w = shape
-    yy, xx = np.mgrid[0:h, 0:w]
-    head = ((yy - h / 2) / (0.3 * h)) ** 2 + ((xx - w / 2) / (0.3 * w)) ** 2 < 1
-    values = np.where(head, rng.uniform(600, 1600, shape), 0.0)
-    values[3] = 0.0  # one slice without head (above the vertex)
-    return QuantMap(values, spacing=(0.86, 0.86, 5), kind=MapKind.T1)
 
 
 def test_batchnorm_folding_is_exact() -> None:
-    generator = _trained_looking(GeneratorConfig(channels=8, residual_blocks=3))
+    generator = trained_looking(GeneratorConfig(channels=8, residual_blocks=3))
     folded = fold_batchnorm(generator)
     x = torch.rand(2, 1, 20, 24) * 2 - 1
     with torch.inference_mode():
@@ -48,12 +25,13 @@ def test_batchnorm_folding_is_exact() -> None:
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in generator.modules())  # original untouched
 
 
-@pytest.mark.parametrize("config", [GeneratorConfig(channels=8, residual_blocks=2), GeneratorConfig()],
-                         ids=["small", "paper"])
+@pytest.mark.parametrize("config", [GeneratorConfig(channels=8, residual_blocks=2), GeneratorConfig(),
+                                    GeneratorConfig(channels=8, residual_blocks=2, residual="bicubic")],
+                         ids=["small", "paper", "residual"])
 def test_fast_path_equals_naive_inside_the_head(config) -> None:
-    generator = _trained_looking(config)
+    generator = trained_looking(config)
     info = ModelInfo(MapKind.T1, MapKind.T1.norm_physical)
-    source = _head_map(shape=(5, 64, 56) if config.channels == 64 else (5, 96, 80))
+    source = head_map(shape=(5, 64, 56) if config.channels == 64 else (5, 96, 80))
     naive = SuperResolver(generator, info, EngineOptions(device="cpu", fast=False)).run(source)
     fast = SuperResolver(generator, info, EngineOptions(device="cpu", fast=True, batch_size=2)).run(source)
     head = np.kron(source.array > 0, np.ones((1, 2, 2))).astype(bool)
@@ -73,9 +51,9 @@ def test_head_box_margin_and_empty_batch() -> None:
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 def test_cuda_fast_path_with_autocast_matches_cpu() -> None:
-    generator = _trained_looking(GeneratorConfig())
+    generator = trained_looking(GeneratorConfig())
     info = ModelInfo(MapKind.T1, MapKind.T1.norm_physical)
-    source = _head_map(shape=(4, 128, 112))
+    source = head_map(shape=(4, 128, 112))
     cpu = SuperResolver(generator, info, EngineOptions(device="cpu", fast=False)).run(source)
     cuda = SuperResolver(generator, info, EngineOptions(device="cuda", amp=True)).run(source)
     head = np.kron(source.array > 0, np.ones((1, 2, 2))).astype(bool)

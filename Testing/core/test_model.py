@@ -125,3 +125,31 @@ def test_metadata_validation(tmp_path) -> None:
     (tmp_path / "junk.safetensors").write_bytes(b"hello world, not a model")
     with pytest.raises(ModelError, match="not a safetensors"):
         read_model_info(tmp_path / "junk.safetensors")
+
+
+def test_residual_generator_is_bicubic_plus_a_learned_correction(tmp_path) -> None:
+    torch.manual_seed(3)
+    g = Generator(GeneratorConfig(channels=8, residual_blocks=1, residual="bicubic")).eval()
+    x = torch.rand(1, 1, 12, 10) * 2 - 1
+    torch.nn.init.zeros_(g.tail.weight)
+    torch.nn.init.zeros_(g.tail.bias)
+    bicubic = torch.nn.functional.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)
+    with torch.inference_mode():
+        torch.testing.assert_close(g(x), bicubic)  # a zero correction leaves bicubic, values not squashed
+        torch.nn.init.constant_(g.tail.bias, 0.25)
+        torch.testing.assert_close(g(x), bicubic + 0.25)
+    with pytest.raises(ValueError, match="residual"):
+        GeneratorConfig(residual="nearest")
+
+
+def test_residual_mode_survives_the_model_file(tmp_path) -> None:
+    g = Generator(GeneratorConfig(channels=8, residual_blocks=1, residual="bicubic"))
+    path = save_model(g, ModelInfo(MapKind.T2, MapKind.T2.norm_physical), tmp_path / "r.safetensors")
+    loaded, info = load_model(path)
+    assert info.config.residual == "bicubic" and loaded.config.residual == "bicubic"
+    assert info.to_json()["format_version"] == 2  # a QuantSR that cannot build it refuses it
+    x = torch.rand(1, 1, 16, 16) * 2 - 1
+    with torch.inference_mode():
+        assert torch.equal(loaded(x), g.eval()(x))
+    _, plain = _small_model(tmp_path)
+    assert load_model(plain)[1].to_json()["format_version"] == 1

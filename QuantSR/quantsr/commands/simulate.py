@@ -10,6 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..simulate.cohort import SimulationConfig
+from ..simulate.lesions import KNOWN_LESION_KINDS, LESION_KINDS
 from ..simulate.run import simulate_cohort
 
 
@@ -28,6 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--noise-sd", type=float, default=SimulationConfig.routine_noise_sd,
                    help="routine image noise SD in PD-%% signal units (fast follows from the physics)")
     p.add_argument("--no-noise", action="store_true", help="noise-free acquisitions (for testing fits)")
+    p.add_argument("--lesion-kinds", default=",".join(LESION_KINDS), metavar="KIND[,KIND...]",
+                   help=f"lesion kinds drawn for patients, from {', '.join(KNOWN_LESION_KINDS)} (default: the "
+                   "paper's three). 'randomised' draws T1/T2/PD independently over the pathological range: "
+                   "for training sets")
     p.set_defaults(handler=run)
 
 
@@ -35,7 +40,14 @@ def run(args: argparse.Namespace) -> int:
     if args.subjects < 0 or args.patients < 0 or args.subjects + args.patients == 0:
         print("quantsr: error: ask for at least one subject (--subjects / --patients)", file=sys.stderr)
         return 2
-    config = SimulationConfig(routine_noise_sd=args.noise_sd, noise=not args.no_noise)
+    names = [name.strip() for name in args.lesion_kinds.split(",") if name.strip()]
+    unknown = [name for name in names if name not in KNOWN_LESION_KINDS]
+    if unknown or not names:
+        print(f"quantsr: error: unknown lesion kind(s) {', '.join(unknown) or '(none given)'}; choose from "
+              f"{', '.join(KNOWN_LESION_KINDS)}", file=sys.stderr)
+        return 2
+    config = SimulationConfig(routine_noise_sd=args.noise_sd, noise=not args.no_noise,
+                              lesion_kinds=tuple(KNOWN_LESION_KINDS[name] for name in names))
     started = time.perf_counter()
     total = args.subjects + args.patients
     with tqdm(total=total, unit="subject", desc="simulate", file=sys.stderr) as bar:

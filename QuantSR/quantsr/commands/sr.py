@@ -14,6 +14,7 @@ from ..io.loader import load_maps
 from ..io.outputs import FORMATS, check_not_inside_inputs, image_suffix, plan_outputs
 from ..io.writers import write_map
 from ..mapkinds import MapKind
+from ..onnxbackend import RUNTIMES
 from ..pipeline import METHODS, SRJob, super_resolve_maps
 from ..volume import QuantMap
 
@@ -44,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda[:N]")
     p.add_argument("--batch-size", type=int, help="slices per batch (default: from --memory-mb)")
     p.add_argument("--memory-mb", type=float, default=2048.0, help="activation memory budget")
+    p.add_argument("--runtime", default="torch", choices=RUNTIMES,
+                   help="what runs the model on the CPU: torch (default), onnxruntime (pip install "
+                   "quantsr[onnx]; CUDA always runs torch) or auto (onnxruntime on the CPU if installed)")
     p.add_argument("--method", default="dl", choices=METHODS, help="dl (SRGAN) or a baseline")
     p.add_argument("--format", choices=FORMATS, help="output format (default from the output name)")
     p.add_argument("--force", action="store_true", help="run a model on a map of another kind")
@@ -65,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     targets = plan_outputs(args.output, maps, args.method, args.format)
     check_not_inside_inputs(targets, [args.input])
     options = EngineOptions(
-        device=args.device, batch_size=args.batch_size, memory_budget_mb=args.memory_mb, force_kind=args.force
+        device=args.device, batch_size=args.batch_size, memory_budget_mb=args.memory_mb, force_kind=args.force,
+        runtime=args.runtime,
     )
     model_paths = {m.kind: args.model for m in maps} if args.model else None
     total = sum(m.shape[0] for m in maps)
@@ -83,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{result.kind.value}: {report.slices} slices {source.shape[2]}×{source.shape[1]} → "
             f"{result.shape[2]}×{result.shape[1]} in {report.seconds:.1f} s on {report.device} "
+            f"with {report.runtime} "
             f"[{args.method}{' + DC' if args.data_consistency else ''}] → {target}"
         )
         if args.trust:

@@ -31,6 +31,15 @@ LESION_KINDS: dict[str, LesionKind] = {
                                    (6.0, 12.0), min_wm_fraction=0.8),
 }
 
+#: For training sets only: lesions whose T1, T2 and PD are drawn independently across the whole pathological
+#: range (domain randomisation), so a model learns the fast → routine mapping for every lesion value instead
+#: of for the three kinds' clusters — and does not pull an unseen kind (oedema, cyst) towards them.
+RANDOMISED = LesionKind("randomised", (800.0, 4300.0), (80.0, 1000.0), (60.0, 110.0), (3.0, 12.0),
+                        min_wm_fraction=0.8)
+
+#: Every kind ``quantsr simulate --lesion-kinds`` accepts.
+KNOWN_LESION_KINDS: dict[str, LesionKind] = {**LESION_KINDS, RANDOMISED.name: RANDOMISED}
+
 
 @dataclass(frozen=True)
 class Lesion:
