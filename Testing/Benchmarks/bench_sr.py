@@ -87,6 +87,7 @@ def run_variant(variant: str, paths: list[Path], device: str, out_dir: Path) -> 
     cuda = torch.device(device).type == "cuda"
     weights = "-"
     resolvers = {}
+    setup_started = time.perf_counter()
     if variant != "bicubic":
         for qmap in maps:
             resolvers[qmap.kind], weights = _resolver(qmap.kind, _options(variant, device))
@@ -95,13 +96,15 @@ def run_variant(variant: str, paths: list[Path], device: str, out_dir: Path) -> 
             resolvers[first.kind].run(first.with_array(first.array[: min(4, first.shape[0])]))
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
+    setup = time.perf_counter() - setup_started  # model loading (+ ONNX export), reported beside the study time
     if cuda:
         start_event, end_event = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start_event.record()
     started = time.perf_counter()
     results = [upsample(q, 2, "bicubic") if variant == "bicubic" else resolvers[q.kind].run(q) for q in maps]
     seconds = time.perf_counter() - started
-    row = {"variant": variant, "seconds": seconds, "weights": weights, "peak_rss_gib": _peak_rss_gib()}
+    row = {"variant": variant, "seconds": seconds, "setup_seconds": setup, "weights": weights,
+           "peak_rss_gib": _peak_rss_gib()}
     if cuda:
         end_event.record()
         torch.cuda.synchronize()
@@ -110,6 +113,18 @@ def run_variant(variant: str, paths: list[Path], device: str, out_dir: Path) -> 
     for qmap, result in zip(maps, results, strict=True):
         np.save(out_dir / f"{variant}_{qmap.kind.value}.npy", result.array)
     return row
+
+
+def _cpu_model() -> str:
+    """The CPU's model name and the vector extensions that matter for convolutions (Linux; else the platform)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown CPU"
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    wanted = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_int8") if f in flags]
+    return f"{name}; {' '.join(wanted) or 'no AVX2'}"
 
 
 def _peak_rss_gib() -> float:
@@ -153,15 +168,15 @@ def main() -> None:
     ceiling = _matmul_gflops(torch.device(args.device))
     median = {v: statistics.median(r["seconds"] for r in rs) for v, rs in runs.items()}
 
-    print(f"Machine: {platform.machine()}, {cpu_cores()} CPUs for torch, torch {torch.__version__}, "
+    print(f"Machine: {platform.machine()} ({_cpu_model()}), {cpu_cores()} CPUs for torch, torch {torch.__version__}, "
           f"device {args.device}; weights: {runs['naive'][0]['weights']}; workload: 3 maps × "
           f"{maps[0].shape[0]} slices, {maps[0].shape[2]}×{maps[0].shape[1]} → ×2; matmul ceiling "
           f"{ceiling:.0f} GFLOP/s")
     print()
     gpu_header = " GPU s (CUDA events) | peak GPU memory (GiB) |" if cuda else ""
     print("| variant | s / study (median) | min–max | slices/s | GFLOP/s (full-field equivalent) | "
-          f"% of matmul ceiling | peak RSS (GiB) | naive / variant |{gpu_header}")
-    print("|---|---|---|---|---|---|---|---|" + ("---|---|" if cuda else ""))
+          f"% of matmul ceiling | peak RSS (GiB) | naive / variant | model set-up (s) |{gpu_header}")
+    print("|---|---|---|---|---|---|---|---|---|" + ("---|---|" if cuda else ""))
     for variant, rs in runs.items():
         times = [r["seconds"] for r in rs]
         gflops = full_flops / median[variant] / 1e9 if variant != "bicubic" else float("nan")
@@ -169,7 +184,8 @@ def main() -> None:
                f"{max(r['peak_gpu_gib'] for r in rs):.2f} |" if cuda else "")
         print(f"| {variant} | {median[variant]:.1f} | {min(times):.1f}–{max(times):.1f} | "
               f"{slices / median[variant]:.1f} | {gflops:.0f} | {100 * gflops / ceiling:.0f} % | "
-              f"{max(r['peak_rss_gib'] for r in rs):.2f} | {median['naive'] / median[variant]:.1f}× |{gpu}")
+              f"{max(r['peak_rss_gib'] for r in rs):.2f} | {median['naive'] / median[variant]:.1f}× | "
+              f"{statistics.median(r['setup_seconds'] for r in rs):.2f} |{gpu}")
     print()
     compared = [v for v in runs if v.startswith("production")]
     print("| map | " + " | ".join(f"max |{v} − naive| in the head" for v in compared) + " | 0.1 % of range |")

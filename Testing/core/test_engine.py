@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from quantsr.engine import CancelToken, EngineOptions, SuperResolver, batch_size_for, denormalise, normalise
+from quantsr.engine import (
+    CPU_FAST_PATH_BATCH,
+    CancelToken,
+    EngineOptions,
+    SuperResolver,
+    batch_size_for,
+    denormalise,
+    normalise,
+)
 from quantsr.errors import CancelledError, ModelError
 from quantsr.mapkinds import MapKind
 from quantsr.model import Generator, GeneratorConfig
@@ -109,6 +117,16 @@ def test_memory_budget_caps_batch() -> None:
     assert batch_size_for(256, 256, 64, 2048) == 5
     assert batch_size_for(256, 256, 64, 100) == 1
     assert batch_size_for(128, 128, 64, 2048) >= 4 * batch_size_for(256, 256, 64, 2048)
+
+
+def test_cpu_fast_path_runs_slice_by_slice_unless_told() -> None:
+    source = _map()
+    assert _resolver().run(source).metadata["sr_report"].batch_size == CPU_FAST_PATH_BATCH == 1
+    assert _resolver(batch_size=3).run(source).metadata["sr_report"].batch_size == 3  # the user's choice wins
+    naive = SuperResolver(Generator(GeneratorConfig(channels=4, residual_blocks=1)), ModelInfo(MapKind.T1, 4500.0),
+                          EngineOptions(device="cpu", fast=False, memory_budget_mb=2048))
+    expected = batch_size_for(source.shape[1], source.shape[2], naive.info.config.channels, 2048)
+    assert expected > 1 and naive.run(source).metadata["sr_report"].batch_size == expected  # the budget's
 
 
 def test_cuda_out_of_memory_halves_batch_then_falls_back_to_cpu(monkeypatch) -> None:

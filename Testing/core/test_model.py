@@ -153,3 +153,15 @@ def test_residual_mode_survives_the_model_file(tmp_path) -> None:
         assert torch.equal(loaded(x), g.eval()(x))
     _, plain = _small_model(tmp_path)
     assert load_model(plain)[1].to_json()["format_version"] == 1
+
+
+def test_saved_model_gets_normal_permissions(tmp_path) -> None:
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        _, path = _small_model(tmp_path)  # safetensors recreates the file: permissions are set afterwards
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -25,9 +25,11 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
     )
     os.close(fd)
     tmp = Path(tmp_name)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the user's normal permissions
     try:
         yield tmp
+        # mkstemp makes 0600 (and some writers, e.g. safetensors, recreate the file): set the user's normal
+        # permissions once the content is there.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except OSError as exc:
         raise OutputError(f"cannot write: {exc.strerror or exc}", target) from exc
