@@ -2,7 +2,8 @@
 
     .venv/bin/python Testing/Benchmarks/bench_runtimes.py --rounds 5 --size 200
 
-Needs ``onnxruntime`` and ``onnx`` (not project dependencies: ``pip install onnxruntime onnx``). The workload is
+Needs ``onnxruntime`` and ``onnx`` (the optional extra: ``pip install quantsr[onnx]``; the test extra has
+them). The workload is
 a batch of 2 normalised slices of a simulated fast T1 map (one ``simulate_subject`` run, cached as .npy in
 ``--workdir``), cropped to ``--size``² around the head as the engine's head crop does; the generator is the
 bundled T1 model (random-initialised paper-size generator if none is installed) with BatchNorm folded.
