@@ -11,6 +11,7 @@ from typing import Any
 import tomllib
 
 from quantsr.errors import InputError
+from quantsr.model import RESIDUAL_MODES
 
 
 @dataclass
@@ -102,6 +103,24 @@ class TrainConfig:
         setattr(section, key, _coerce(value, current, dotted, source))
 
 
+def validate(config: TrainConfig, source: str = "config") -> TrainConfig:
+    """Settings whose range the types do not enforce, checked before any data is read."""
+    problems = []
+    if config.model.residual not in RESIDUAL_MODES:
+        problems.append(f"model.residual must be one of {', '.join(RESIDUAL_MODES)}, got {config.model.residual!r}")
+    if not 0 <= config.data.rare_value_patches <= 1:
+        problems.append(f"data.rare_value_patches must lie in [0, 1], got {config.data.rare_value_patches}")
+    if config.data.rare_value_power < 0:
+        problems.append(f"data.rare_value_power must be ≥ 0, got {config.data.rare_value_power}")
+    if config.loss.local_mean_size < 1:
+        problems.append(f"loss.local_mean_size must be ≥ 1, got {config.loss.local_mean_size}")
+    problems += [f"loss.{name} must be ≥ 0, got {getattr(config.loss, name)}"
+                 for name in ("l1", "l2", "local_mean", "adversarial", "vgg") if getattr(config.loss, name) < 0]
+    if problems:
+        raise InputError("; ".join(problems), source)
+    return config
+
+
 def _coerce(value: Any, current: Any, name: str, source: str) -> Any:
     try:
         if isinstance(current, bool):
@@ -130,4 +149,4 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         if not sep:
             raise InputError(f"--set expects section.key=value, got {item!r}")
         config.set(key.strip(), value.strip())
-    return config
+    return validate(config, str(path) if path else "--set")

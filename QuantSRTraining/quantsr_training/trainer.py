@@ -24,7 +24,7 @@ from quantsr.io.atomic import atomic_path
 from quantsr.mapkinds import MapKind
 from quantsr.model import Generator, GeneratorConfig
 
-from .config import TrainConfig
+from .config import TrainConfig, validate
 from .dataset import CachedSubject, PatchDataset, cache_subject
 from .distributed import DistInfo, init_distributed, shutdown, training_device
 from .networks import Discriminator, content_loss_network
@@ -114,7 +114,7 @@ def prepare_data(config: TrainConfig, output: Path, info: DistInfo) -> tuple[lis
 
 class Trainer:
     def __init__(self, config: TrainConfig) -> None:
-        self.config = config
+        self.config = validate(config)
         self.output = Path(config.run.output)
         self.device = training_device(config.run.device)
         self.info = init_distributed(self.device)

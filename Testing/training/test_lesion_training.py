@@ -14,6 +14,7 @@ from tiny_data import write_tiny_cohort
 from quantsr.cli import main as quantsr_main
 from quantsr.engine import EngineOptions, SuperResolver
 from quantsr.simulate.lesions import RANDOMISED, draw_lesions
+from quantsr_training.cli import main as train_main
 from quantsr_training.dataset import CachedSubject, PatchDataset
 from quantsr_training.export import export_checkpoint
 from quantsr_training.trainer import Trainer
@@ -105,3 +106,12 @@ def test_simulate_refuses_an_unknown_lesion_kind(tmp_path, capsys) -> None:
     assert quantsr_main(["simulate", "-o", str(tmp_path / "c"), "--patients", "1", "--lesion-kinds", "glioma"]) == 2
     error = capsys.readouterr().err
     assert "glioma" in error and "randomised" in error and not (tmp_path / "c").exists()
+
+
+def test_out_of_range_lesion_settings_are_refused_before_any_data_is_read(tmp_path, capsys) -> None:
+    output = tmp_path / "run"
+    assert train_main(["fit", "--set", "model.residual=nearest", "--set", "data.rare_value_patches=2",
+                       "--set", "loss.local_mean_size=0", "--set", f"run.output={output}"]) == 1
+    error = capsys.readouterr().err
+    assert "model.residual must be one of none, bicubic" in error and "rare_value_patches must lie in [0, 1]" in error
+    assert "local_mean_size must be ≥ 1" in error and "Traceback" not in error and not output.exists()
