@@ -116,7 +116,7 @@ class SuperResolver:
                 self.generator = self.generator.to(memory_format=torch.channels_last)
                 torch.set_num_threads(cpu_cores())
         self.runtime = resolve_runtime(self.options.runtime, self.device, self.options.fast)
-        # Built once: the export and session set-up take ≈ 0.7 s for the paper-size generator.
+        # Built once: the export and session set-up take 0.3–0.7 s for the paper-size generator.
         self.runner = OnnxRunner(self.generator, cpu_cores()) if self.runtime == "onnxruntime" else None
         log.debug("super-resolution runtime: %s on %s", self.runtime, self.device)
         # The torch generator's background response either way (the runtimes agree to < 1e-6 of the range).

@@ -11,6 +11,7 @@ L1 loss is dominated by normal tissue and the network regresses lesion values to
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +57,8 @@ class RareValueCentres:
     """Candidate patch centres on a coarse LR grid, drawn so each voxel's chance ∝ count(its routine value
     bin)^−power: power 0 is uniform over the head, 1 gives every occupied value bin the same chance."""
 
-    def __init__(self, items: list[tuple[CachedSubject, int]], load: callable, scale: int, power: float,
+    def __init__(self, items: list[tuple[CachedSubject, int]], load: Callable[[Path], np.ndarray], scale: int,
+                 power: float,
                  stride: int = 4, bins: int = 256) -> None:
         self.stride = stride
         values, where = [], []
@@ -119,24 +121,22 @@ class PatchDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, index])
         p, s = self.lr_patch, self.scale
-        if self.rare is not None and rng.random() < self.rare_share:
+        rare = self.rare is not None and rng.random() < self.rare_share
+        if rare:
             index, centre_row, centre_col = self.rare.draw(rng)
-            subject, k = self.items[index]
-            lr_stack, hr_stack = self._array(subject.lr_path), self._array(subject.hr_path)
-            rows, cols = lr_stack.shape[1:]
+        subject, k = self.items[index]
+        lr_stack, hr_stack = self._array(subject.lr_path), self._array(subject.hr_path)
+        rows, cols = lr_stack.shape[1:]
+        if rare:
             shift = rng.integers(-(p // 4), p // 4 + 1, 2)  # the rare voxel anywhere in the middle half
             r = int(np.clip(centre_row - p // 2 + shift[0], 0, rows - p))
             c = int(np.clip(centre_col - p // 2 + shift[1], 0, cols - p))
-            lr = np.asarray(lr_stack[k, r : r + p, c : c + p])
         else:
-            subject, k = self.items[index]
-            lr_stack, hr_stack = self._array(subject.lr_path), self._array(subject.hr_path)
-            rows, cols = lr_stack.shape[1:]
             for _attempt in range(20):
                 r, c = int(rng.integers(0, rows - p + 1)), int(rng.integers(0, cols - p + 1))
-                lr = np.asarray(lr_stack[k, r : r + p, c : c + p])
-                if (lr > -1).mean() >= self.min_head_fraction:  # normalised background is exactly −1
+                if (lr_stack[k, r : r + p, c : c + p] > -1).mean() >= self.min_head_fraction:  # background is −1
                     break
+        lr = np.asarray(lr_stack[k, r : r + p, c : c + p])
         hr = np.asarray(hr_stack[k, r * s : (r + p) * s, c * s : (c + p) * s])
         if rng.random() < 0.5:
             lr, hr = lr[:, ::-1], hr[:, ::-1]

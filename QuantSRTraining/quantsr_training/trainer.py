@@ -71,10 +71,9 @@ class ResumableSampler(Sampler[int]):
 def extra_sources(config: TrainConfig, kind: MapKind) -> list[SubjectSource]:
     """Subjects of ``data.extra_train_cohorts``: training only (never in the split), named cohort/subject."""
     sources = []
-    for cohort in (c.strip() for c in config.data.extra_train_cohorts.split(",")):
-        if cohort:
-            name = Path(cohort).name if Path(cohort).is_dir() else Path(cohort).parent.name
-            sources += [dataclasses.replace(s, subject=f"{name}/{s.subject}") for s in read_sources(cohort, kind)]
+    for cohort in (Path(c.strip()) for c in config.data.extra_train_cohorts.split(",") if c.strip()):
+        name = cohort.name if cohort.is_dir() else cohort.parent.name  # a folder, or the folder of its CSV
+        sources += [dataclasses.replace(s, subject=f"{name}/{s.subject}") for s in read_sources(cohort, kind)]
     return sources
 
 
