@@ -63,6 +63,7 @@ class QuantSRParameterNode:
     processPD: bool = True
     method: Annotated[str, Choice(["dl", "bicubic", "linear"])] = "dl"
     device: Annotated[str, Choice(["auto", "cuda", "cpu"])] = "auto"
+    runtime: Annotated[str, Choice(["torch", "auto", "onnxruntime"])] = "torch"
     modelFile: Path
     displayMap: Annotated[str, Choice(list(MAPS))] = "T1"
     colormap: Annotated[str, Choice(["grey", "viridis", "rainbow"])] = "grey"
@@ -201,8 +202,8 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
         try:
             with slicer.util.tryWithErrorDisplay(_("Super-resolution failed."), waitCursor=True):
-                outputs = self.logic.super_resolve(nodes, p.method, models, p.device, progress=progress,
-                                                   cancel=self._cancel)
+                outputs = self.logic.super_resolve(nodes, p.method, models, p.device, runtime=p.runtime,
+                                                   progress=progress, cancel=self._cancel)
                 for node, out in zip(nodes, outputs, strict=True):
                     setattr(p, f"dl{node.GetAttribute('QuantSR.MapKind') or MapKind.UNKNOWN.value}", out)
         finally:

@@ -69,7 +69,7 @@ class QuantSRCoreLogic:
     # -- super-resolution ---------------------------------------------------------------------
     def super_resolve(self, nodes: Sequence[slicer.vtkMRMLScalarVolumeNode], method: str = "dl",
                       model_paths: dict[MapKind, Path] | None = None, device: str = "auto",
-                      batch_size: int | None = None, force: bool = False,
+                      batch_size: int | None = None, force: bool = False, runtime: str = "torch",
                       progress: Callable[[int, int], None] | None = None,
                       cancel: CancelToken | None = None) -> list[slicer.vtkMRMLScalarVolumeNode]:
         """Super-resolve volume nodes; output nodes ("<name> DL") are created only once every map has
@@ -82,7 +82,7 @@ class QuantSRCoreLogic:
             if qmap.kind is MapKind.UNKNOWN:
                 raise InputError(f"cannot tell whether volume '{node.GetName()}' is a T1, T2 or PD map; "
                                  "name it (e.g. 'T1 fast') or set its map kind")
-        options = EngineOptions(device=device, batch_size=batch_size, force_kind=force)
+        options = EngineOptions(device=device, batch_size=batch_size, force_kind=force, runtime=runtime)
         results = super_resolve_maps(maps, SRJob(method, model_paths, options), progress, cancel)
         outputs = []
         suffix = METHOD_SUFFIX.get(method, method)
@@ -206,7 +206,7 @@ class QuantSRCoreLogic:
 
     # -- batch (Python console) ---------------------------------------------------------------
     def batch_super_resolve(self, root: str | Path, output: str | Path, method: str = "dl",
-                            fmt: str = "dicom", device: str = "auto") -> list[StudyResult]:
+                            fmt: str = "dicom", device: str = "auto", runtime: str = "torch") -> list[StudyResult]:
         """Super-resolve every study (sub-folder) under ``root`` into ``output/<study>/``. A failing study
         is reported and skipped; finished studies are skipped on a re-run. ``summary_table(results)``
         prints the outcome."""
@@ -214,7 +214,7 @@ class QuantSRCoreLogic:
         from quantsr.engine import EngineOptions
         from quantsr.pipeline import SRJob
 
-        results = run_batch(root, output, SRJob(method, None, EngineOptions(device=device)), fmt)
+        results = run_batch(root, output, SRJob(method, None, EngineOptions(device=device, runtime=runtime)), fmt)
         log.info(summary_table(results))
         return results
 

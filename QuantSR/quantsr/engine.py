@@ -1,6 +1,7 @@
 """Slice-wise super-resolution of a QuantMap with a generator: normalise, batched inference under
 ``torch.inference_mode`` (or ONNX Runtime on the CPU, ``quantsr.onnxbackend``), denormalise, clip — with progress,
-cancellation and CUDA OOM back-off."""
+cancellation and CUDA OOM back-off. On CUDA one batch stays in flight while the next is prepared and uploaded
+(``quantsr.streams``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,7 @@ from .mapkinds import MapKind
 from .model import Generator
 from .modelfile import ModelInfo, find_bundled_model, load_model
 from .onnxbackend import OnnxRunner, resolve_runtime
+from .streams import IN_FLIGHT, PendingResult, StreamedForward
 from .volume import QuantMap
 
 log = logging.getLogger("quantsr")
@@ -58,6 +61,7 @@ class EngineOptions:
     force_kind: bool = False  # run a model on a map of another kind
     fast: bool = True  # BN folding, channels_last, head cropping (False: the naive reference path)
     runtime: str = "torch"  # "torch", "onnxruntime" (CPU fast path only) or "auto" (onnxruntime if installed)
+    overlap: bool = True  # CUDA: upload / download on side streams while the previous / next batch computes
 
 
 @dataclass
@@ -68,6 +72,17 @@ class RunReport:
     runtime: str = ""  # what ran the model: "torch" or "onnxruntime" ("scipy" for the baselines)
     batch_size: int = 0
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Launched:
+    """A slice batch sent to the generator and where its result goes."""
+
+    start: int
+    stop: int
+    slices: np.ndarray | None  # which slices of start:stop were run (None: all)
+    box: tuple[int, int, int, int] | None  # LR crop (row0, row1, col0, col1); None: the full field
+    result: PendingResult | None  # None: nothing was run (an all-background batch)
 
 
 #: More than this fraction of non-zero voxels above the model's range means the input is on another scale.
@@ -101,6 +116,14 @@ def denormalise(values: np.ndarray, norm: float) -> np.ndarray:
     return (values + 1.0) / 2.0 * norm
 
 
+def denormalise_in_place(values: np.ndarray, norm: float) -> None:
+    """``denormalise`` clipped to [0, norm] without temporaries: a study's output is 25 MB per map, and three
+    fresh temporaries cost ≈ 0.13 s of page faults per map on the benchmark machine (3 ms in place)."""
+    np.add(values, 1.0, out=values)
+    np.multiply(values, norm / 2.0, out=values)
+    np.clip(values, 0.0, norm, out=values)
+
+
 class SuperResolver:
     """A loaded model bound to a device, reusable across volumes."""
 
@@ -115,6 +138,7 @@ class SuperResolver:
             if self.device.type == "cpu":
                 self.generator = self.generator.to(memory_format=torch.channels_last)
                 torch.set_num_threads(cpu_cores())
+        self.streams = StreamedForward(self.device, self.options.overlap)
         self.runtime = resolve_runtime(self.options.runtime, self.device, self.options.fast)
         # Built once: the export and session set-up take 0.3–0.7 s for the paper-size generator.
         self.runner = OnnxRunner(self.generator, cpu_cores()) if self.runtime == "onnxruntime" else None
@@ -164,12 +188,15 @@ class SuperResolver:
         lr = self._prepared_input(source, norm, report)
         k, h, w = lr.shape
         scale = self.info.scale
-        out = np.empty((k, h * scale, w * scale), dtype=np.float32)
+        shape = (k, h * scale, w * scale)
         batch = self.options.batch_size or batch_size_for(
             h, w, self.info.config.channels, self.options.memory_budget_mb
         )
         if self.options.batch_size is None and self.options.fast and self.device.type == "cpu":
             batch = min(batch, CPU_FAST_PATH_BATCH)
+        # The fast path only writes the head's box: everything else is the generator's background response.
+        out = np.full(shape, self.background, np.float32) if self.options.fast else np.empty(shape, np.float32)
+        in_flight: deque[_Launched] = deque()
         start = 0
         if progress:
             progress(0, k)
@@ -178,16 +205,17 @@ class SuperResolver:
                 raise CancelledError("super-resolution cancelled by the user")
             stop = min(start + batch, k)
             try:
-                out[start:stop] = self._forward_batch(lr[start:stop], scale)
+                in_flight.append(self._launch(lr, start, stop))
             except Exception as exc:
                 if not (self.device.type == "cuda" and is_out_of_memory(exc)):
                     raise
+                self._collect(in_flight, out, 0, progress)  # batches already launched are fine
                 batch = self._back_off(batch, report)
                 continue
             start = stop
-            if progress:
-                progress(start, k)
-        np.clip(denormalise(out, norm), 0.0, norm, out=out)
+            self._collect(in_flight, out, IN_FLIGHT, progress)
+        self._collect(in_flight, out, 0, progress)
+        denormalise_in_place(out, norm)
         report.seconds = time.perf_counter() - started
         report.device = describe_device(self.device)
         report.runtime = self.runtime
@@ -228,33 +256,48 @@ class SuperResolver:
             report.warnings.append(message)
         return normalise(np.clip(values, 0.0, norm), norm).astype(np.float32)
 
-    def _forward_batch(self, batch: np.ndarray, scale: int) -> np.ndarray:
-        """The fast path runs only the head's bounding box (plus the receptive radius) and fills the rest
-        with the generator's response to background; the naive path runs the full field."""
+    def _launch(self, lr: np.ndarray, start: int, stop: int) -> _Launched:
+        """Send slices ``start:stop`` to the generator. The fast path sends only the slices with head, cropped
+        to the head's bounding box plus the receptive radius; the naive path sends the full field."""
+        batch = lr[start:stop]
         if not self.options.fast:
-            return self._forward(batch)
-        n, h, w = batch.shape
-        out = np.full((n, h * scale, w * scale), self.background, dtype=np.float32)
-        with_head = np.flatnonzero(np.any(batch > BACKGROUND + 1e-6, axis=(1, 2)))  # skip empty slices
+            return _Launched(start, stop, None, None, self._forward(batch))
+        with_head = np.flatnonzero(np.any(batch > BACKGROUND + 1e-6, axis=(1, 2)))
         box = head_box(batch[with_head], self.radius) if with_head.size else None
-        if box is not None:
-            r0, r1, c0, c1 = box
-            out[with_head, r0 * scale : r1 * scale, c0 * scale : c1 * scale] = self._forward(
-                batch[with_head, r0:r1, c0:c1])
-        return out
+        if box is None:  # all background: the output is already the background response
+            return _Launched(start, stop, with_head, None, None)
+        r0, r1, c0, c1 = box
+        return _Launched(start, stop, with_head, box, self._forward(batch[with_head, r0:r1, c0:c1]))
 
-    def _forward(self, batch: np.ndarray) -> np.ndarray:
+    def _collect(self, in_flight: deque[_Launched], out: np.ndarray, keep: int,
+                 progress: ProgressCallback | None) -> None:
+        """Wait for launched batches, oldest first, until ``keep`` remain in flight, and write them to ``out``."""
+        scale = self.info.scale
+        while len(in_flight) > keep:
+            item = in_flight.popleft()
+            if item.result is not None:
+                values = item.result.wait()
+                slices = slice(item.start, item.stop) if item.slices is None else item.start + item.slices
+                if item.box is None:
+                    out[slices] = values
+                else:
+                    r0, r1, c0, c1 = item.box
+                    out[slices, r0 * scale : r1 * scale, c0 * scale : c1 * scale] = values
+            if progress:
+                progress(item.stop, out.shape[0])
+
+    def _forward(self, batch: np.ndarray) -> PendingResult:
         if self.runner is not None:
-            return self.runner(batch[:, np.newaxis])[:, 0]
+            return PendingResult(self.runner(batch[:, np.newaxis])[:, 0])
         tensor = torch.from_numpy(np.ascontiguousarray(batch[:, np.newaxis]))
         if self.options.fast and self.device.type == "cpu":
             tensor = tensor.contiguous(memory_format=torch.channels_last)
-        if self.device.type == "cuda":
-            tensor = tensor.pin_memory().to(self.device, non_blocking=True)
+        return self.streams.launch(tensor, self._generate)
+
+    def _generate(self, tensor: torch.Tensor) -> torch.Tensor:
         use_amp = self.options.amp and self.device.type == "cuda"
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
-            result = self.generator(tensor)
-        return result.float()[:, 0].cpu().numpy()
+            return self.generator(tensor).float()[:, 0]
 
     def _back_off(self, batch: int, report: RunReport) -> int:
         torch.cuda.empty_cache()
@@ -268,4 +311,5 @@ class SuperResolver:
         report.warnings.append(message)
         self.device = torch.device("cpu")
         self.generator = self.generator.to(self.device)
+        self.streams = StreamedForward(self.device)
         return 1

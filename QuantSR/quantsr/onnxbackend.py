@@ -1,5 +1,5 @@
 """Optional ONNX Runtime CPU backend for the fast path: the BatchNorm-folded generator exported to ONNX in
-memory and run by an ``InferenceSession`` (measured on a 2-core Xeon: 16.4 s vs torch's 16.8 s per study,
+memory and run by an ``InferenceSession`` (measured on a 2-core Xeon: 15.8–16.4 s vs torch's 16.8–17.0 s per study,
 1.2–1.4× per 2×200² batch on shared cores; max difference 0.002 ms; ``Testing/Benchmarks/bench_runtimes.py``,
 ``docs/benchmarks.md``).
 

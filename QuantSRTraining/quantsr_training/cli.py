@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from quantsr.cli import quiet_third_party, run_guarded
+from quantsr.commands.engineargs import add_engine_arguments, engine_options
 from quantsr.errors import QuantSRError
 
 
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", type=Path, help="split.json (its test subjects are evaluated)")
     evaluate.add_argument("--subjects", default="", help="comma-separated subjects (instead of --split)")
     evaluate.add_argument("-o", "--output", type=Path, required=True)
-    evaluate.add_argument("--device", default="auto")
+    add_engine_arguments(evaluate)
     evaluate.set_defaults(handler=_evaluate)
     return parser
 
@@ -65,7 +66,6 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from quantsr.engine import EngineOptions
     from quantsr.mapkinds import MapKind
     from quantsr.modelfile import read_model_info
 
@@ -85,7 +85,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     subjects = read_split(args.split)["test"] if args.split else [s for s in args.subjects.split(",") if s]
     if not subjects:
         raise QuantSRError("no subjects to evaluate: give --split or --subjects")
-    report = evaluate(models, args.cohort, subjects, EngineOptions(device=args.device))
+    report = evaluate(models, args.cohort, subjects, engine_options(args))
     json_path, md_path = write_report(report, args.output)
     print(markdown_table(report["summary"]))
     print(f"\nwrote {json_path} and {md_path}")

@@ -7,7 +7,8 @@ Side by side: (a) the naive reference — full field of view, batch 1, fp32 eage
 torch and — when onnxruntime is installed — by ONNX Runtime (its one-off export, ≈ 0.7 s per map, happens with
 model loading, outside the timed region); (c) bicubic upsampling (the floor). Each variant runs in its own
 process so peak RSS is its own. On CUDA
-(``--device cuda``) the production engine runs with and without fp16 autocast, after a warm-up, timed
+(``--device cuda``) the production engine runs with and without fp16 autocast and with and without overlapping
+host↔device transfers with compute (``production-serial``), after a warm-up, timed
 with CUDA events as well as the wall clock, with peak GPU memory (``torch.cuda.max_memory_allocated``).
 The workload is one simulated patient (generated, not downloaded); weights are the bundled models, or
 random-initialised paper-size generators when none are installed. Prints a Markdown table."""
@@ -72,13 +73,15 @@ def _matmul_gflops(device: torch.device) -> float:
 
 #: production-onnxruntime: the same fast path run by ONNX Runtime (``--runtime onnxruntime``), when installed.
 VARIANTS_CPU = ("naive", "production", "production-onnxruntime", "bicubic")
-#: On CUDA the production engine also runs without autocast, so AMP's speed and error are both shown.
-VARIANTS_CUDA = ("naive", "production", "production-fp32", "bicubic")
+#: On CUDA the production engine also runs without autocast (AMP's speed and error) and without overlapping
+#: transfers with compute (what the side streams save).
+VARIANTS_CUDA = ("naive", "production", "production-fp32", "production-serial", "bicubic")
 
 
 def _options(variant: str, device: str) -> EngineOptions:
     return EngineOptions(device=device, fast=variant != "naive", batch_size=1 if variant == "naive" else None,
-                         amp=variant == "production",  # naive and production-fp32 stay float32
+                         amp=variant in ("production", "production-serial"),  # naive, production-fp32: float32
+                         overlap=variant != "production-serial",
                          runtime="onnxruntime" if variant == "production-onnxruntime" else "torch")
 
 
@@ -179,11 +182,12 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|" + ("---|---|" if cuda else ""))
     for variant, rs in runs.items():
         times = [r["seconds"] for r in rs]
-        gflops = full_flops / median[variant] / 1e9 if variant != "bicubic" else float("nan")
+        gflops = full_flops / median[variant] / 1e9
         gpu = (f" {statistics.median(r['gpu_seconds'] for r in rs):.2f} | "
                f"{max(r['peak_gpu_gib'] for r in rs):.2f} |" if cuda else "")
+        rate = "– | –" if variant == "bicubic" else f"{gflops:.0f} | {100 * gflops / ceiling:.0f} %"
         print(f"| {variant} | {median[variant]:.1f} | {min(times):.1f}–{max(times):.1f} | "
-              f"{slices / median[variant]:.1f} | {gflops:.0f} | {100 * gflops / ceiling:.0f} % | "
+              f"{slices / median[variant]:.1f} | {rate} | "
               f"{max(r['peak_rss_gib'] for r in rs):.2f} | {median['naive'] / median[variant]:.1f}× | "
               f"{statistics.median(r['setup_seconds'] for r in rs):.2f} |{gpu}")
     print()

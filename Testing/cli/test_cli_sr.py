@@ -103,3 +103,25 @@ def test_dicom_folder_with_three_maps_to_dicom_and_nrrd(tmp_path, capsys) -> Non
     assert sorted(p.name for p in tmp_path.glob("x_*.nrrd")) == ["x_PD.nrrd", "x_T1.nrrd", "x_T2.nrrd"]
     assert main(["sr", str(study), "-o", str(study / "inside.nrrd"), "--method", "bicubic"]) == 1
     assert "inside the input" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag, value, message", [("--batch-size", "0", "--batch-size must be at least 1"),
+                                                  ("--memory-mb", "-5", "--memory-mb must be positive")])
+def test_bad_inference_options_are_refused_before_any_work(tmp_path, capsys, flag, value, message) -> None:
+    assert main(["sr", str(tmp_path / "missing"), "-o", str(tmp_path / "o.nrrd"), flag, value]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err  # checked before the (missing) input is read
+
+
+def test_every_command_that_runs_a_model_takes_the_same_inference_options(capsys) -> None:
+    from quantsr.cli import build_parser
+    from quantsr_training.cli import build_parser as training_parser
+
+    parsers = [build_parser(), training_parser()]
+    commands = [(parsers[0], "sr"), (parsers[0], "batch"), (parsers[0], "report"), (parsers[1], "evaluate")]
+    for parser, command in commands:
+        with pytest.raises(SystemExit):
+            parser.parse_args([command, "--help"])
+        text = capsys.readouterr().out
+        for option in ("--device", "--batch-size", "--memory-mb", "--runtime"):
+            assert option in text, f"{command} lacks {option}"

@@ -14,6 +14,7 @@ from quantsr.engine import (
     SuperResolver,
     batch_size_for,
     denormalise,
+    denormalise_in_place,
     normalise,
 )
 from quantsr.errors import CancelledError, ModelError
@@ -149,3 +150,11 @@ def test_cuda_out_of_memory_halves_batch_then_falls_back_to_cpu(monkeypatch) -> 
     report = out.metadata["sr_report"]
     assert any("continuing on the CPU" in w for w in report.warnings)
     np.testing.assert_allclose(out.array, reference, atol=1e-3)
+
+
+def test_in_place_denormalisation_matches_the_formula_and_clips() -> None:
+    values = np.array([-1.2, -1.0, 0.0, 0.5, 1.0, 1.3], np.float32)
+    expected = np.clip(denormalise(values, 4500.0), 0.0, 4500.0)
+    denormalise_in_place(values, 4500.0)
+    np.testing.assert_allclose(values, expected, rtol=1e-6)
+    assert values[0] == 0.0 and values[-1] == 4500.0

@@ -81,6 +81,24 @@ def test_failed_super_resolution_leaves_the_scene_unchanged(logic, scene, tmp_pa
         logic.super_resolve([unknown], method="bicubic")
 
 
+def test_dl_with_onnx_runtime_equals_torch_on_the_scene(logic, scene, tmp_path) -> None:
+    pytest.importorskip("onnxruntime", reason="onnxruntime (the [onnx] extra) is not installed")
+    from helpers.generators import head_map, trained_looking
+
+    from quantsr.model import GeneratorConfig
+    from quantsr.modelfile import ModelInfo, save_model
+
+    model = save_model(trained_looking(GeneratorConfig(channels=8, residual_blocks=2)),
+                       ModelInfo(MapKind.T1, MapKind.T1.norm_physical), tmp_path / "t1.safetensors")
+    fast = volume_node_from_map(scene, head_map(shape=(4, 40, 36)), "T1 fast", "fast")
+    (by_torch,) = logic.super_resolve([fast], model_paths={MapKind.T1: model}, device="cpu")
+    (by_ort,) = logic.super_resolve([fast], model_paths={MapKind.T1: model}, device="cpu", runtime="onnxruntime")
+    torch_map, ort_map = map_from_volume_node(by_torch), map_from_volume_node(by_ort)
+    assert ort_map.same_geometry(torch_map, tol=1e-6)
+    assert np.abs(ort_map.array - torch_map.array).max() < 0.01  # ms
+    assert np.ptp(torch_map.array) > 100  # a real image, not a constant
+
+
 def _three_volumes(scene):
     fast = volume_node_from_map(scene, _pattern(32), "T2 fast", "fast")
     dl = volume_node_from_map(scene, _pattern(64), "T2 DL", "DL")

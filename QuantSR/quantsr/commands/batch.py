@@ -9,9 +9,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..batch import find_studies, run_batch, summary_table
-from ..engine import EngineOptions
 from ..io.outputs import FORMATS
 from ..pipeline import METHODS, SRJob
+from .engineargs import add_engine_arguments, engine_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,12 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--method", default="dl", choices=METHODS)
     p.add_argument("--format", default="dicom", choices=FORMATS)
-    p.add_argument("--device", default="auto")
+    add_engine_arguments(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    job = SRJob(args.method, None, EngineOptions(device=args.device))
+    job = SRJob(args.method, None, engine_options(args))
     studies = find_studies(args.root)
     with tqdm(total=len(studies), unit="study", desc="batch", file=sys.stderr) as bar:
         results = run_batch(args.root, args.output, job, args.format,

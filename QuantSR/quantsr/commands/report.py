@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..engine import EngineOptions
 from ..errors import InputError
 from ..mapkinds import QUANT_KINDS
 from ..report.run import ReportOptions, make_report
+from .engineargs import add_engine_arguments, engine_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--subjects", help="comma-separated subject IDs (default: all in the manifest)")
     p.add_argument("--niqe-model", type=Path, help="NIQE pristine parameters (.mat / .npz); default: fitted "
                    "on routine maps of cohort subjects outside the report")
-    p.add_argument("--device", default="auto")
+    add_engine_arguments(p)
     p.set_defaults(handler=run)
 
 
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         models={kind: path for kind, path in models.items() if path},
         subjects=[s.strip() for s in args.subjects.split(",") if s.strip()] if args.subjects else None,
         niqe_model=args.niqe_model,
-        engine=EngineOptions(device=args.device),
+        engine=engine_options(args),
     )
     results = make_report(args.cohort, args.output, options)
     for row in results["tables"]["agreement"]:

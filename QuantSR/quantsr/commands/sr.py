@@ -8,15 +8,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..engine import EngineOptions
 from ..errors import InputError
 from ..io.loader import load_maps
 from ..io.outputs import FORMATS, check_not_inside_inputs, image_suffix, plan_outputs
 from ..io.writers import write_map
 from ..mapkinds import MapKind
-from ..onnxbackend import RUNTIMES
 from ..pipeline import METHODS, SRJob, super_resolve_maps
 from ..volume import QuantMap
+from .engineargs import add_engine_arguments, engine_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,12 +41,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--series", help="DICOM series to use (SeriesNumber or SeriesInstanceUID) when several match")
     p.add_argument("--model", type=Path, help="model file (.safetensors); default: the bundled model")
-    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda[:N]")
-    p.add_argument("--batch-size", type=int, help="slices per batch (default: from --memory-mb)")
-    p.add_argument("--memory-mb", type=float, default=2048.0, help="activation memory budget")
-    p.add_argument("--runtime", default="torch", choices=RUNTIMES,
-                   help="what runs the model on the CPU: torch (default), onnxruntime (pip install "
-                   "quantsr[onnx]; CUDA always runs torch) or auto (onnxruntime on the CPU if installed)")
     p.add_argument("--method", default="dl", choices=METHODS, help="dl (SRGAN) or a baseline")
     p.add_argument("--format", choices=FORMATS, help="output format (default from the output name)")
     p.add_argument("--force", action="store_true", help="run a model on a map of another kind")
@@ -58,20 +51,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dc-window", type=float, default=1.0, metavar="FRACTION",
                    help="with --data-consistency: share of the fast k-space window replaced (default 1; 0.5 keeps "
                    "more of DL's denoising, docs/lesion_t2.md)")
+    add_engine_arguments(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if not 0 < args.dc_window <= 1:
         raise InputError(f"--dc-window must be in (0, 1], got {args.dc_window}")
+    options = engine_options(args, force_kind=args.force)
     kind = None if args.map == "auto" else MapKind.parse(args.map)
     maps = load_maps(args.input, kind=kind, series=args.series)
     targets = plan_outputs(args.output, maps, args.method, args.format)
     check_not_inside_inputs(targets, [args.input])
-    options = EngineOptions(
-        device=args.device, batch_size=args.batch_size, memory_budget_mb=args.memory_mb, force_kind=args.force,
-        runtime=args.runtime,
-    )
     model_paths = {m.kind: args.model for m in maps} if args.model else None
     total = sum(m.shape[0] for m in maps)
     with tqdm(total=total, unit="slice", desc=f"SR ({args.method})", file=sys.stderr) as bar:

@@ -1,0 +1,29 @@
+"""The inference options every command that runs a model shares: device, batch, memory budget, runtime."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..engine import EngineOptions
+from ..errors import InputError
+from ..onnxbackend import RUNTIMES
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("inference")
+    group.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda[:N]")
+    group.add_argument("--batch-size", type=int,
+                       help="slices per batch (default: 1 on the CPU, from --memory-mb on CUDA)")
+    group.add_argument("--memory-mb", type=float, default=2048.0, help="activation memory budget (default 2048)")
+    group.add_argument("--runtime", default="torch", choices=RUNTIMES,
+                       help="what runs the model on the CPU: torch (default), onnxruntime (pip install "
+                       "quantsr[onnx]; CUDA always runs torch) or auto (onnxruntime on the CPU if installed)")
+
+
+def engine_options(args: argparse.Namespace, force_kind: bool = False) -> EngineOptions:
+    if args.batch_size is not None and args.batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.memory_mb <= 0:
+        raise InputError(f"--memory-mb must be positive, got {args.memory_mb:g}")
+    return EngineOptions(device=args.device, batch_size=args.batch_size, memory_budget_mb=args.memory_mb,
+                         runtime=args.runtime, force_kind=force_kind)
