@@ -57,18 +57,21 @@ class StreamedForward:
         """Run ``forward`` on ``batch`` (a CPU tensor) on this device."""
         if not self.overlapped:
             return PendingResult(forward(batch.to(self.device)).cpu().numpy())
-        compute_stream = torch.cuda.current_stream(self.device)
-        host_input = batch.pin_memory()
-        with torch.cuda.stream(self.upload_stream):
-            device_input = host_input.to(self.device, non_blocking=True)
-        compute_stream.wait_stream(self.upload_stream)
-        device_input.record_stream(compute_stream)  # allocated on the upload stream, read on the compute stream
-        device_output = forward(device_input)
-        self.download_stream.wait_stream(compute_stream)
-        with torch.cuda.stream(self.download_stream):
-            # non_blocking device→host copies land in pinned memory and return before they finish
-            host_output = device_output.to("cpu", non_blocking=True)
-            done = torch.cuda.Event()
-            done.record(self.download_stream)
-        device_output.record_stream(self.download_stream)  # read by the download after Python lets go of it
+        # The whole launch in inference mode: nothing here needs autograd, and the copies and record_stream
+        # calls then treat the generator's inference-mode output like any other tensor.
+        with torch.inference_mode():
+            compute_stream = torch.cuda.current_stream(self.device)
+            host_input = batch.pin_memory()
+            with torch.cuda.stream(self.upload_stream):
+                device_input = host_input.to(self.device, non_blocking=True)
+            compute_stream.wait_stream(self.upload_stream)
+            device_input.record_stream(compute_stream)  # allocated on the upload stream, read on the compute stream
+            device_output = forward(device_input)
+            self.download_stream.wait_stream(compute_stream)
+            with torch.cuda.stream(self.download_stream):
+                # non_blocking device→host copies land in pinned memory and return before they finish
+                host_output = device_output.to("cpu", non_blocking=True)
+                done = torch.cuda.Event()
+                done.record(self.download_stream)
+            device_output.record_stream(self.download_stream)  # read by the download after Python lets go of it
         return PendingResult(host_output, done)

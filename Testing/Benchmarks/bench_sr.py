@@ -95,8 +95,8 @@ def run_variant(variant: str, paths: list[Path], device: str, out_dir: Path) -> 
         for qmap in maps:
             resolvers[qmap.kind], weights = _resolver(qmap.kind, _options(variant, device))
         if cuda:  # warm-up: cuDNN autotuning and the caching allocator are not part of the study time
-            first = maps[0]
-            resolvers[first.kind].run(first.with_array(first.array[: min(4, first.shape[0])]))
+            for qmap in maps:
+                resolvers[qmap.kind].run(qmap.with_array(qmap.array[: min(4, qmap.shape[0])]))
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
     setup = time.perf_counter() - setup_started  # model loading (+ ONNX export), reported beside the study time
