@@ -4,11 +4,13 @@ template: module, parameter node, Widget (Qt, built from Resources/UI/QuantSR.ui
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
 import qt
 import slicer
+import vtk
 from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
 from slicer.i18n import tr as _
 from slicer.i18n import translate
@@ -21,12 +23,30 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
-from quantsr.synth import PRESETS
-from QuantSRLib.logic import QuantSRCoreLogic
+# Only light, Python-3.9-importable modules at start-up: quantsr (numpy, SimpleITK, pydicom, scipy.stats,
+# torch) loads when the panel is first opened, and an unsupported Slicer gets a message instead of a traceback.
+from QuantSRLib.choices import FLAIR_TIMING_MS, SYNTH_CONTRASTS, Colormap, Device, Runtime, SRMethod
+from QuantSRLib.compat import MIN_SLICER_TEXT, python_problem, slicer_problem
 
 MAPS = ("T1", "T2", "PD")
 SYNTH_SOURCES = {"fast": "fast", "DL": "dl", "routine": "routine"}  # protocol label → parameter prefix
 SYNTH_UPDATE_DELAY_MS = 300  # live update once TR / TE / TI stop changing, not on every keystroke
+POLL_INTERVAL_MS = 200  # how often the panel reads the worker's progress
+VOLUME_SELECTORS = tuple(f"{protocol}{m}Selector" for protocol in ("fast", "routine", "dl") for m in MAPS)
+#: Sections and controls locked while super-resolution runs (Cancel and the progress bar stay live).
+LOCKED_WHILE_RUNNING = ("setupCollapsibleButton", "inputsCollapsibleButton", "compareCollapsibleButton",
+                        "syntheticCollapsibleButton", "roiCollapsibleButton", "processT1CheckBox",
+                        "processT2CheckBox", "processPDCheckBox", "methodComboBox", "modelFilePathLineEdit",
+                        "deviceComboBox", "runtimeComboBox", "dlT1Selector", "dlT2Selector", "dlPDSelector")
+
+
+def version_problem() -> str | None:
+    """Why this Slicer cannot run QuantSR (checked when the module loads), or None."""
+    problem = python_problem()
+    app = getattr(slicer, "app", None)
+    if problem is None and app is not None:
+        problem = slicer_problem(app.majorVersion, app.minorVersion)
+    return problem
 
 
 class QuantSR(ScriptedLoadableModule):
@@ -39,12 +59,17 @@ class QuantSR(ScriptedLoadableModule):
         self.parent.helpText = _(
             "Super-resolve fast synthetic-MRI (MAGiC / SyMRI) T1, T2 and PD maps to routine resolution with "
             "an SRGAN, compare Fast | DL | Routine side by side, and measure lesion ROIs replicated on all "
-            "volumes. The bundled models were trained on simulated phantom data: not for clinical use."
-        )
+            "volumes. The bundled models were trained on simulated phantom data: not for clinical use. "
+            "Needs 3D Slicer {version} or newer."
+        ).format(version=MIN_SLICER_TEXT)
         self.parent.acknowledgementText = _(
             "Implements Liu et al., Two-Minute Deep Learning-Powered Brain Quantitative Mapping, JMIR Med "
             "Inform 2026;14:e79389. Uses SlicerPyTorch for PyTorch."
         )
+        problem = version_problem()
+        if problem:
+            logging.error(problem)
+            self.parent.helpText = problem + "\n\n" + self.parent.helpText
 
 
 @parameterNodeWrapper
@@ -61,20 +86,20 @@ class QuantSRParameterNode:
     processT1: bool = True
     processT2: bool = True
     processPD: bool = True
-    method: Annotated[str, Choice(["dl", "bicubic", "linear"])] = "dl"
-    device: Annotated[str, Choice(["auto", "cuda", "cpu"])] = "auto"
-    runtime: Annotated[str, Choice(["torch", "auto", "onnxruntime"])] = "torch"
+    method: SRMethod = SRMethod.DL
+    device: Device = Device.AUTO
+    runtime: Runtime = Runtime.TORCH
     modelFile: Path
     displayMap: Annotated[str, Choice(list(MAPS))] = "T1"
-    colormap: Annotated[str, Choice(["grey", "viridis", "rainbow"])] = "grey"
+    colormap: Colormap = Colormap.GREY
     segmentation: vtkMRMLSegmentationNode
     resultsTable: vtkMRMLTableNode
     showTrustMap: bool = False
     trustThresholdPct: Annotated[float, WithinRange(0.5, 50.0)] = 5.0
-    synthContrast: Annotated[str, Choice([name.upper() for name in PRESETS])] = "FLAIR"
-    synthTR: Annotated[float, WithinRange(1.0, 30000.0)] = PRESETS["flair"].tr_ms
-    synthTE: Annotated[float, WithinRange(0.0, 1000.0)] = PRESETS["flair"].te_ms
-    synthTI: Annotated[float, WithinRange(0.0, 10000.0)] = PRESETS["flair"].ti_ms
+    synthContrast: Annotated[str, Choice(list(SYNTH_CONTRASTS))] = "FLAIR"
+    synthTR: Annotated[float, WithinRange(1.0, 30000.0)] = FLAIR_TIMING_MS[0]
+    synthTE: Annotated[float, WithinRange(0.0, 1000.0)] = FLAIR_TIMING_MS[1]
+    synthTI: Annotated[float, WithinRange(0.0, 10000.0)] = FLAIR_TIMING_MS[2]
     synthSource: Annotated[str, Choice(["all", *SYNTH_SOURCES])] = "all"
 
 
@@ -85,20 +110,34 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.logic: QuantSRLogic | None = None
         self._parameterNode: QuantSRParameterNode | None = None
         self._parameterNodeGuiTag = None
-        self._cancel = None
+        self._task = None  # the running SRTask
         self._lastRows = []
+        self._viewState: tuple | None = None
         self._synthTimer = None
+        self._pollTimer = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
+        problem = version_problem()
+        if problem:  # an unsupported Slicer: say so in the panel instead of failing on newer Python syntax
+            label = qt.QLabel(problem)
+            label.wordWrap = True
+            self.layout.addWidget(label)
+            self.layout.addStretch(1)
+            return
         uiWidget = slicer.util.loadUI(self.resourcePath("UI/QuantSR.ui"))
         self.layout.addWidget(uiWidget)
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = QuantSRLogic()
 
+        from QuantSRLib.views import register_in_application
+
+        register_in_application()  # a saved scene that uses the comparison layout reopens with its views
+
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.NodeAddedEvent, self.onNodeAdded)
 
         self.ui.installDependenciesButton.connect("clicked(bool)", self.onInstallDependencies)
         self.ui.loadFastButton.connect("clicked(bool)", lambda: self.onLoad("fast"))
@@ -108,28 +147,31 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.compareButton.connect("clicked(bool)", self.onCompare)
         self.ui.measureButton.connect("clicked(bool)", self.onMeasure)
         self.ui.exportCsvButton.connect("clicked(bool)", self.onExportCsv)
-        self.ui.displayMapComboBox.connect("currentIndexChanged(int)", self.onDisplayMapChanged)
-        self.ui.colormapComboBox.connect("currentIndexChanged(int)", self.onDisplayMapChanged)
-        self.ui.showTrustMapCheckBox.connect("toggled(bool)", self.onTrustMapToggled)
-        self.ui.trustThresholdSpinBox.connect("valueChanged(double)", lambda _v: self.onTrustMapToggled(None))
+        # Map, colour map, trust map and threshold: no widget signals here. PythonQt calls slots in connection
+        # order, so a handler connected before connectGui would read the previous value; the parameter node's
+        # ModifiedEvent (below) comes after the new value is stored.
         # activated: only a user's choice fills in the preset (restoring a scene keeps its TR / TE / TI)
         self.ui.synthContrastComboBox.connect("activated(int)", self.onSyntheticPresetChosen)
-        self.ui.synthContrastComboBox.connect("currentIndexChanged(int)", lambda _i: self.updateSyntheticControls())
         self.ui.synthCreateButton.connect("clicked(bool)", self.onCreateSynthetic)
         self._synthTimer = qt.QTimer()
         self._synthTimer.setSingleShot(True)
         self._synthTimer.setInterval(SYNTH_UPDATE_DELAY_MS)
         self._synthTimer.connect("timeout()", self.onSyntheticTimingChanged)
-        for spinBox in (self.ui.synthTRSpinBox, self.ui.synthTESpinBox, self.ui.synthTISpinBox):
-            spinBox.connect("valueChanged(double)", lambda _v: self._synthTimer.start())
+        self._pollTimer = qt.QTimer()
+        self._pollTimer.setInterval(POLL_INTERVAL_MS)
+        self._pollTimer.connect("timeout()", self.onPollTask)
         self.ui.cancelButton.enabled = False
         self.ui.progressBar.setValue(0)
         self.initializeParameterNode()
+        self.refreshSelectorFilters()
 
     def cleanup(self) -> None:
+        if self._task is not None:
+            self.onCancel()
         self.removeObservers()
-        if self._synthTimer is not None:
-            self._synthTimer.stop()
+        for timer in (self._synthTimer, self._pollTimer):
+            if timer is not None:
+                timer.stop()
 
     def enter(self) -> None:
         self.initializeParameterNode()
@@ -138,13 +180,27 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
             self._parameterNodeGuiTag = None
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified)
 
     def onSceneStartClose(self, caller, event) -> None:
+        if self._task is not None:  # the inputs are about to disappear
+            self.onCancel()
         self.setParameterNode(None)
 
     def onSceneEndClose(self, caller, event) -> None:
         if self.parent.isEntered:
             self.initializeParameterNode()
+
+    def onNodeAdded(self, caller, event) -> None:
+        qt.QTimer.singleShot(0, self.refreshSelectorFilters)  # after the new node's attributes are set
+
+    def refreshSelectorFilters(self) -> None:
+        """Deviation and synthetic volumes are results, not inputs: keep them out of the map selectors."""
+        if self.logic is None:
+            return
+        hidden = self.logic.derived_volume_ids(slicer.mrmlScene)
+        for name in VOLUME_SELECTORS:
+            getattr(self.ui, name).sortFilterProxyModel().hiddenNodeIDs = hidden
 
     def initializeParameterNode(self) -> None:
         self.setParameterNode(self.logic.getParameterNode())
@@ -152,21 +208,65 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def setParameterNode(self, inputParameterNode: QuantSRParameterNode | None) -> None:
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified)
         self._parameterNode = inputParameterNode
         if self._parameterNode:
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified)
+            # Entering the module redraws nothing: the views keep the user's zoom and pan.
+            self._viewState = self.viewState()
             self.updateSyntheticControls()
+            self._checkCanApply()
+
+    # -- parameter node → panel and views ---------------------------------------------------------
+    def viewState(self) -> tuple:
+        p = self._parameterNode
+        return (p.displayMap, p.colormap, p.showTrustMap, p.trustThresholdPct)
+
+    def onParameterNodeModified(self, caller=None, event=None) -> None:
+        """Runs after connectGui stored the new value: the Apply state, the TI field and, when a display
+        parameter changed, the views in place."""
+        if self._parameterNode is None:
+            return
+        self._checkCanApply()
+        self.updateSyntheticControls()
+        state = self.viewState()
+        if state == self._viewState:
+            return
+        previous, self._viewState = self._viewState, state
+        from QuantSRLib.views import comparison_shown
+
+        if previous is not None and previous[:2] != state[:2] and comparison_shown():
+            self.showComparison(fit=False)  # T1 / T2 / PD or colour map: same views, same zoom
+        elif previous is None or previous[2:] != state[2:]:
+            self.updateTrustMap()
+
+    def _checkCanApply(self) -> None:
+        p = self._parameterNode
+        problem = self.logic.apply_problem({m: getattr(p, f"fast{m}") for m in MAPS},
+                                           {m: getattr(p, f"process{m}") for m in MAPS}, busy=self._task is not None)
+        self.ui.applyButton.enabled = problem is None
+        self.ui.applyButton.toolTip = problem or _("Super-resolve the selected fast maps")
+
+    def setBusy(self, busy: bool) -> None:
+        """Lock everything that could change or remove the inputs while the worker runs; Cancel stays live."""
+        for name in LOCKED_WHILE_RUNNING:
+            getattr(self.ui, name).enabled = not busy
+        self.ui.cancelButton.enabled = busy
+        self._checkCanApply()
 
     # -- actions ------------------------------------------------------------------------------
     def onInstallDependencies(self) -> None:
         from QuantSRLib.dependencies import DependencyError, ensure_dependencies
 
         try:
-            notes = ensure_dependencies(ask_confirmation=True)
+            with slicer.util.WaitCursor():
+                notes = ensure_dependencies(ask_confirmation=True)
         except DependencyError as exc:
+            self.ui.dependencyStatusLabel.text = str(exc)
             slicer.util.errorDisplay(str(exc))
             return
-        self.ui.dependencyStatusLabel.text = " ".join(notes) or _("All requirements are installed.")
+        self.ui.dependencyStatusLabel.text = " ".join(notes)
 
     def onLoad(self, protocol: str) -> None:
         folder = self.ui.fastPathLineEdit.currentPath if protocol == "fast" else self.ui.routinePathLineEdit.currentPath
@@ -177,90 +277,99 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 setattr(self._parameterNode, f"{protocol}{kind}", node)
 
     def onApply(self) -> None:
-        from quantsr.engine import CancelToken
-        from quantsr.mapkinds import MapKind
-
+        """Start super-resolution in a worker process; onPollTask follows it."""
         p = self._parameterNode
-        nodes = [getattr(p, f"fast{m}") for m in MAPS if getattr(p, f"process{m}") and getattr(p, f"fast{m}")]
-        if not nodes:
-            slicer.util.errorDisplay(_("Select at least one fast map to super-resolve."))
+        model = p.modelFile if p.modelFile and str(p.modelFile) not in ("", ".") else None
+        with slicer.util.tryWithErrorDisplay(_("Super-resolution could not start."), waitCursor=True):
+            slots = {m: getattr(p, f"fast{m}") for m in MAPS if getattr(p, f"process{m}")}
+            self._task = self.logic.start_super_resolution(slots, p.method.value, device=p.device.value,
+                                                           runtime=p.runtime.value, model_file=model)
+        if self._task is None:
             return
-        models = None
-        if p.modelFile and str(p.modelFile) not in ("", "."):
-            from quantsr.modelfile import read_model_info
+        self.ui.progressBar.setMaximum(max(self._task.state.total, 1))
+        self.ui.progressBar.setValue(0)
+        self.ui.progressBar.setFormat("%v / %m slices")
+        self.ui.srStatusLabel.text = _("Super-resolving ...")
+        self.setBusy(True)
+        self._pollTimer.start()
 
-            models = {read_model_info(p.modelFile).map_kind: Path(p.modelFile)}
-        self._cancel = CancelToken()
-        total = sum(node.GetImageData().GetDimensions()[2] for node in nodes)
-        self.ui.progressBar.setMaximum(total)
-        self.ui.applyButton.enabled, self.ui.cancelButton.enabled = False, True
-
-        def progress(done: int, _total: int) -> None:
-            self.ui.progressBar.setValue(done)
-            self.ui.progressBar.setFormat("%v / %m slices")
-            slicer.app.processEvents()  # keeps the UI (and Cancel) responsive between batches
-
-        try:
-            with slicer.util.tryWithErrorDisplay(_("Super-resolution failed."), waitCursor=True):
-                outputs = self.logic.super_resolve(nodes, p.method, models, p.device, runtime=p.runtime,
-                                                   progress=progress, cancel=self._cancel)
-                for node, out in zip(nodes, outputs, strict=True):
-                    setattr(p, f"dl{node.GetAttribute('QuantSR.MapKind') or MapKind.UNKNOWN.value}", out)
-        finally:
-            self.ui.applyButton.enabled, self.ui.cancelButton.enabled = True, False
-        self.onCompare()
+    def onPollTask(self) -> None:
+        if self._task is None:
+            self._pollTimer.stop()
+            return
+        state = self._task.poll()
+        self.ui.progressBar.setValue(state.done)
+        if not state.finished:
+            return
+        self._pollTimer.stop()
+        task, self._task = self._task, None
+        self.setBusy(False)
+        outputs = []
+        with slicer.util.tryWithErrorDisplay(_("Super-resolution failed."), waitCursor=True):
+            outputs = task.finish()
+            for out in outputs:
+                setattr(self._parameterNode, self.logic.output_slot(out), out)
+        if outputs:
+            self.ui.srStatusLabel.text = _("Created {names}.").format(names=", ".join(o.GetName() for o in outputs))
+            self.onCompare()
+        else:
+            self.ui.srStatusLabel.text = _("Super-resolution failed.")
 
     def onCancel(self) -> None:
-        if self._cancel is not None:
-            self._cancel.cancel()
+        """A cancel is a status message: the worker ends and the scene is left as it was."""
+        if self._task is None:
+            return
+        self._pollTimer.stop()
+        state = self._task.cancel()
+        self._task = None
+        self.setBusy(False)
+        self.ui.progressBar.setValue(0)
+        self.ui.srStatusLabel.text = state.message
+        slicer.util.showStatusMessage(state.message, 3000)
 
     def onCompare(self) -> None:
+        self.showComparison(fit=True)
+
+    def showComparison(self, fit: bool) -> None:
         from QuantSRLib.views import show_comparison
 
         p = self._parameterNode
         volumes = [getattr(p, f"{protocol}{p.displayMap}") for protocol in ("fast", "dl", "routine")]
         for volume in volumes:
             if volume is not None:
-                self.logic.apply_display(volume, p.colormap)
-        show_comparison(*volumes, legend=self.ui.legendCheckBox.checked)
+                self.logic.apply_display(volume, p.colormap.value)
+        show_comparison(*volumes, legend=self.ui.legendCheckBox.checked, fit=fit)
         if p.showTrustMap:
-            self.onTrustMapToggled(True)
+            self.updateTrustMap()
 
-    def onDisplayMapChanged(self, _index: int) -> None:
-        """Switching T1 / T2 / PD (or the colour map) updates the comparison views in place."""
-        from QuantSRLib.views import LAYOUT_ID
-
-        manager = slicer.app.layoutManager()
-        if manager is not None and manager.layout == LAYOUT_ID and self._parameterNode:
-            self.onCompare()
-
-    def onTrustMapToggled(self, checked) -> None:
+    def updateTrustMap(self) -> None:
         """Overlay (or hide) the displayed map's DL deviation from its fast scan on the DL view."""
         p = self._parameterNode
         if p is None:
             return
-        from QuantSRLib.views import LAYOUT_ID
-
-        if checked is None and not p.showTrustMap:  # threshold changed while hidden: nothing to redraw
-            return
-        visible = p.showTrustMap if checked is None else bool(checked)
         dl, fast = getattr(p, f"dl{p.displayMap}"), getattr(p, f"fast{p.displayMap}")
         if dl is None or fast is None:
-            if visible and checked is not None:
-                slicer.util.errorDisplay(_("The trust map needs a fast map and its DL result."))
+            if p.showTrustMap:
+                self.ui.srStatusLabel.text = _("The trust map needs a fast map and its DL result.")
             return
-        manager = slicer.app.layoutManager()
-        if visible and manager is not None and manager.layout != LAYOUT_ID:
-            self.onCompare()  # the three views first: the overlay goes on the DL view
+        from QuantSRLib.views import comparison_shown
+
+        if p.showTrustMap and not comparison_shown():
+            self.showComparison(fit=True)  # the three views first: the overlay goes on the DL view
+            return  # showComparison drew the overlay
         with slicer.util.tryWithErrorDisplay(_("Trust map failed."), waitCursor=True):
-            self.logic.show_trust_map(dl, fast, visible, p.trustThresholdPct)
+            self.logic.show_trust_map(dl, fast, p.showTrustMap, p.trustThresholdPct)
 
     def updateSyntheticControls(self) -> None:
         """TI only means something for inversion-recovery contrasts."""
-        preset = PRESETS.get(self.ui.synthContrastComboBox.currentText.lower())
+        from quantsr.synth import PRESETS
+
+        preset = PRESETS.get(self._parameterNode.synthContrast.lower()) if self._parameterNode else None
         self.ui.synthTISpinBox.enabled = preset is not None and preset.kind != "se"
 
     def onSyntheticPresetChosen(self, _index: int) -> None:
+        from quantsr.synth import PRESETS
+
         preset = PRESETS.get(self.ui.synthContrastComboBox.currentText.lower())
         p = self._parameterNode
         if preset is None or p is None:
@@ -316,9 +425,11 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                                                             threshold_pct=p.trustThresholdPct)
             p.resultsTable = table
             self._lastRows = rows
-            slicer.app.layoutManager().setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpTableView)
-            slicer.app.applicationLogic().GetSelectionNode().SetActiveTableID(table.GetID())
-            slicer.app.applicationLogic().PropagateTableSelection()
+            from QuantSRLib.views import comparison_shown, show_table
+
+            if not comparison_shown():
+                self.showComparison(fit=True)
+            show_table(table)  # under the three views: T1 / T2 / PD switching keeps working
 
     def onExportCsv(self) -> None:
         if not self._lastRows:
@@ -326,16 +437,24 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             return
         path = self.ui.csvPathLineEdit.currentPath
         with slicer.util.tryWithErrorDisplay(_("Export failed.")):
-            self.logic.export_csv(self._lastRows, path)
-            slicer.util.infoDisplay(_("ROI statistics written to {path}").format(path=path))
+            written = self.logic.export_csv(self._lastRows, path)
+            slicer.util.showStatusMessage(_("ROI statistics written to {path}").format(path=written), 5000)
 
 
-class QuantSRLogic(ScriptedLoadableModuleLogic, QuantSRCoreLogic):
-    """Slicer-side Logic: the parameter node plus everything in :class:`QuantSRCoreLogic`."""
+class QuantSRLogic(ScriptedLoadableModuleLogic):
+    """Slicer-side Logic: the parameter node, plus everything in :class:`QuantSRLib.logic.QuantSRCoreLogic`
+    (delegated, so quantsr and its libraries load when the Logic is first made, not at Slicer start)."""
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
-        QuantSRCoreLogic.__init__(self, slicer.mrmlScene)
+        from QuantSRLib.logic import QuantSRCoreLogic
+
+        self.core = QuantSRCoreLogic(slicer.mrmlScene)
+
+    def __getattr__(self, name: str):
+        if name == "core":  # not set yet: no recursion
+            raise AttributeError(name)
+        return getattr(self.core, name)
 
     def getParameterNode(self):
         return QuantSRParameterNode(super().getParameterNode())

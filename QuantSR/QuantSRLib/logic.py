@@ -12,20 +12,17 @@ from typing import TYPE_CHECKING
 
 import slicer
 
-from quantsr.errors import InputError, QuantSRError
-from quantsr.io.images import read_image
-from quantsr.io.loader import load_maps
-from quantsr.mapkinds import MapKind
-from quantsr.roi import RoiStats, measure_labels, write_stats_csv
-
-from .measure import TABLE_COLUMNS, VolumeEntry, fill_table, measure, paired_tests, stats_records
-from .nodes import PROTOCOL_ATTRIBUTE, map_from_volume_node, volume_node_from_map
-
-if TYPE_CHECKING:  # torch-dependent modules load lazily: the module must open before torch is installed
+# Everything from quantsr (and so SimpleITK, pydicom, scipy.stats) loads when first used, not when Slicer
+# imports the module at start-up.
+if TYPE_CHECKING:
     from quantsr.batch import StudyResult
     from quantsr.engine import CancelToken
+    from quantsr.mapkinds import MapKind
+    from quantsr.roi import RoiStats
 
-    from .synthetic import MapNodes  # like trust: the feature's module loads when first used
+    from .runner import SRTask
+    from .synthetic import MapNodes
+    from .trust import TrustCache
 
 log = logging.getLogger("quantsr.slicer")
 METHOD_SUFFIX = {"dl": "DL", "bicubic": "bicubic", "linear": "linear"}
@@ -36,14 +33,28 @@ COLOR_NODES = {"grey": "vtkMRMLColorTableNodeGrey", "viridis": "vtkMRMLColorTabl
 class QuantSRCoreLogic:
     def __init__(self, scene: slicer.vtkMRMLScene | None = None) -> None:
         self.scene = scene if scene is not None else slicer.mrmlScene
-        from .trust import TrustCache
+        self._trust_cache: TrustCache | None = None
 
-        self.trust_cache = TrustCache()
+    @property
+    def trust_cache(self) -> TrustCache:
+        if self._trust_cache is None:
+            from .trust import TrustCache
+
+            self._trust_cache = TrustCache()
+        return self._trust_cache
 
     # -- loading ------------------------------------------------------------------------------
     def load_maps(self, path: str | Path, protocol: str = "fast", kind: MapKind | None = None
                   ) -> list[slicer.vtkMRMLScalarVolumeNode]:
-        """Every T1/T2/PD map at ``path`` (DICOM folder/file, NRRD, NIfTI) as volume nodes "T1 fast", ..."""
+        """Every T1/T2/PD map at ``path`` (DICOM folder/file, NRRD, NIfTI) as volume nodes "T1 fast", ...
+        An empty path is refused (it would otherwise mean Slicer's working directory)."""
+        from quantsr.errors import InputError
+        from quantsr.io.loader import load_maps
+
+        from .nodes import volume_node_from_map
+
+        if path is None or not str(path).strip():
+            raise InputError(f"choose the {protocol} scan's folder or file first")
         maps = load_maps(path, kind=kind)
         nodes = [volume_node_from_map(self.scene, m, f"{m.kind.value} {protocol}", protocol) for m in maps]
         for node, qmap in zip(nodes, maps, strict=True):
@@ -55,7 +66,9 @@ class QuantSRCoreLogic:
 
     def apply_display(self, node: slicer.vtkMRMLScalarVolumeNode, colormap: str = "grey") -> None:
         """Per-map window in physical units (e.g. T1 0–4000 ms) and a colour map."""
-        kind = map_from_volume_node(node).kind
+        from .nodes import node_kind
+
+        kind = node_kind(node)
         if node.GetDisplayNode() is None:
             node.CreateDefaultDisplayNodes()
         display = node.GetDisplayNode()
@@ -67,23 +80,70 @@ class QuantSRCoreLogic:
         display.SetAndObserveColorNodeID(COLOR_NODES.get(colormap, COLOR_NODES["grey"]))
 
     # -- super-resolution ---------------------------------------------------------------------
+    def slot_kinds(self, slots: Mapping[MapKind | str, slicer.vtkMRMLScalarVolumeNode | None]
+                   ) -> dict[MapKind, slicer.vtkMRMLScalarVolumeNode]:
+        """The selector slot decides each volume's kind (volumes from Slicer's DICOM browser carry no QuantSR
+        attribute); a name or value range that says otherwise is an InputError naming both."""
+        from quantsr.errors import InputError
+        from quantsr.kinddetect import kind_from_values
+        from quantsr.mapkinds import MapKind
+
+        from .nodes import declared_kind
+
+        checked: dict[MapKind, slicer.vtkMRMLScalarVolumeNode] = {}
+        for slot, node in slots.items():
+            if node is None:
+                continue
+            kind = MapKind.parse(slot) if isinstance(slot, str) else slot
+            if node.GetImageData() is None:
+                raise InputError(f"volume '{node.GetName()}' (selected as the fast {kind.value} map) has no "
+                                 "image data")
+            named = declared_kind(node)
+            if named not in (None, MapKind.UNKNOWN, kind):
+                raise InputError(f"'{node.GetName()}' is named as a {named.value} map but was selected as the fast "
+                                 f"{kind.value} map: pick it in the {named.value} selector")
+            measured = kind_from_values(slicer.util.arrayFromVolume(node))
+            # A T2 map cropped to tissue (no CSF above 130 ms) reads like PD: only the converse is decisive.
+            if measured is not None and measured is not kind and (kind, measured) != (MapKind.T2, MapKind.PD):
+                raise InputError(f"'{node.GetName()}' has values typical of a {measured.value} map, not of the "
+                                 f"{kind.value} map it was selected as: check the selector or the scan")
+            checked[kind] = node
+        return checked
+
     def super_resolve(self, nodes: Sequence[slicer.vtkMRMLScalarVolumeNode], method: str = "dl",
                       model_paths: dict[MapKind, Path] | None = None, device: str = "auto",
                       batch_size: int | None = None, force: bool = False, runtime: str = "torch",
                       progress: Callable[[int, int], None] | None = None,
-                      cancel: CancelToken | None = None) -> list[slicer.vtkMRMLScalarVolumeNode]:
-        """Super-resolve volume nodes; output nodes ("<name> DL") are created only once every map has
-        succeeded, so an error or a cancel leaves the scene as it was."""
-        from quantsr.engine import EngineOptions
+                      cancel: CancelToken | None = None,
+                      kinds: Sequence[MapKind] | None = None) -> list[slicer.vtkMRMLScalarVolumeNode]:
+        """Super-resolve volume nodes in this process (console, tests); output nodes ("<name> DL") are created
+        only once every map has succeeded, so an error or a cancel leaves the scene as it was. ``kinds``
+        (one per node) overrides what the nodes' attributes or names say. Torch is imported only for DL."""
+        from quantsr.errors import InputError
+        from quantsr.mapkinds import MapKind
         from quantsr.pipeline import SRJob, super_resolve_maps
 
-        maps = [map_from_volume_node(node) for node in nodes]
+        from .nodes import map_from_volume_node
+
+        kinds = list(kinds) if kinds is not None else [None] * len(nodes)
+        maps = [map_from_volume_node(node, kind) for node, kind in zip(nodes, kinds, strict=True)]
         for node, qmap in zip(nodes, maps, strict=True):
             if qmap.kind is MapKind.UNKNOWN:
                 raise InputError(f"cannot tell whether volume '{node.GetName()}' is a T1, T2 or PD map; "
                                  "name it (e.g. 'T1 fast') or set its map kind")
-        options = EngineOptions(device=device, batch_size=batch_size, force_kind=force, runtime=runtime)
+        options = None
+        if method == "dl":
+            from quantsr.engine import EngineOptions
+
+            options = EngineOptions(device=device, batch_size=batch_size, force_kind=force, runtime=runtime)
         results = super_resolve_maps(maps, SRJob(method, model_paths, options), progress, cancel)
+        return self.add_outputs(nodes, results, method)
+
+    def add_outputs(self, nodes: Sequence[slicer.vtkMRMLScalarVolumeNode], results: Sequence,
+                    method: str) -> list[slicer.vtkMRMLScalarVolumeNode]:
+        """One "<input name> <method>" node per result, carrying the result's (the slot's) map kind."""
+        from .nodes import volume_node_from_map
+
         outputs = []
         suffix = METHOD_SUFFIX.get(method, method)
         for node, result in zip(nodes, results, strict=True):
@@ -92,6 +152,68 @@ class QuantSRCoreLogic:
             self.apply_display(out)
             outputs.append(out)
         return outputs
+
+    def start_super_resolution(self, slots: Mapping[MapKind | str, slicer.vtkMRMLScalarVolumeNode | None],
+                               method: str = "dl", model_paths: dict[MapKind, Path] | None = None,
+                               device: str = "auto", runtime: str = "torch", python: str | None = None,
+                               model_file: str | Path | None = None) -> SRTask:
+        """Check the requirements first (torch only for DL), then the slots, then start the work in a child
+        Python process: the panel polls it, so Slicer stays responsive and a crash or an out-of-memory cannot
+        take Slicer down. ``model_file`` (DL only) replaces the bundled model of the kind it was trained on."""
+        from quantsr.errors import InputError
+
+        from .dependencies import check_requirements
+        from .runner import SRTask
+
+        check_requirements(method)
+        checked = self.slot_kinds(slots)
+        if not checked:
+            raise InputError("select at least one fast map to super-resolve")
+        if method == "dl" and model_file:
+            from quantsr.modelfile import read_model_info
+
+            model_paths = {**(model_paths or {}), read_model_info(model_file).map_kind: Path(model_file)}
+        task = SRTask(self, checked, method, model_paths, device, runtime, python)
+        task.start()
+        return task
+
+    @staticmethod
+    def apply_problem(fast: Mapping[str, slicer.vtkMRMLScalarVolumeNode | None], process: Mapping[str, bool],
+                      busy: bool = False) -> str | None:
+        """Why Apply cannot run now (shown as its tooltip while it is disabled), or None when it can: a
+        cheap check run on every parameter change, so it reads no voxels."""
+        if busy:
+            return "Super-resolution is running."
+        chosen = [kind for kind, node in fast.items() if node is not None and process.get(kind, False)]
+        if not chosen:
+            return "Select a fast T1, T2 or PD map (and tick it under Maps)."
+        empty = [fast[kind].GetName() for kind in chosen if fast[kind].GetImageData() is None]
+        if empty:
+            return f"'{empty[0]}' has no image data."
+        return None
+
+    @staticmethod
+    def derived_volume_ids(scene: slicer.vtkMRMLScene) -> list[str]:
+        """Volumes QuantSR derived (deviation maps, synthetic contrasts): hidden from the map selectors."""
+        ids = []
+        for index in range(scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode")):
+            node = scene.GetNthNodeByClass(index, "vtkMRMLScalarVolumeNode")
+            if node.GetAttribute("QuantSR.TrustOf") or node.GetAttribute("QuantSR.SyntheticContrast"):
+                ids.append(node.GetID())
+        return ids
+
+    @staticmethod
+    def output_slot(node: slicer.vtkMRMLScalarVolumeNode) -> str:
+        """Parameter-node field for an output, from the output's own kind: "dlT1"."""
+        from quantsr.errors import InputError
+        from quantsr.mapkinds import QUANT_KINDS
+
+        from .nodes import node_kind
+
+        kind = node_kind(node)
+        if kind not in QUANT_KINDS:
+            raise InputError(f"'{node.GetName()}' is not a T1, T2 or PD map")
+        return f"dl{kind.value}"
 
     # -- ROI measurement ----------------------------------------------------------------------
     def measure_rois(self, volumes: Sequence[slicer.vtkMRMLScalarVolumeNode],
@@ -105,6 +227,10 @@ class QuantSRCoreLogic:
         """Measure every ROI box and segment on every volume; fill (or create) the results table and a
         summary table of paired t-tests (DL vs routine, fast vs routine) per map. ``trust_pairs`` (DL node
         ID → its fast node) adds the "consistency (%)" and "flag" columns (quantsr.trust)."""
+        from quantsr.errors import InputError
+
+        from .measure import TABLE_COLUMNS, VolumeEntry, fill_table, measure, paired_tests, stats_records
+
         if not rois and segmentation is None:
             raise InputError("no ROI to measure: place a Markups ROI or draw a segment first")
         entries = [VolumeEntry(self.protocol_of(node), node) for node in volumes]
@@ -157,6 +283,8 @@ class QuantSRCoreLogic:
         """The contrast for several protocols ({"fast": (T1, T2, PD), "DL": ...}): every protocol whose maps
         are complete gets its volume; returns them and, per protocol left out, why. InputError when none
         could be made."""
+        from quantsr.errors import InputError
+
         from .synthetic import contrast_spec, share_window, synthesize_sources
 
         made, skipped = synthesize_sources(self.scene, sources, contrast_spec(contrast, tr_ms, te_ms, ti_ms))
@@ -189,6 +317,8 @@ class QuantSRCoreLogic:
 
     @staticmethod
     def protocol_of(node: slicer.vtkMRMLScalarVolumeNode) -> str:
+        from .nodes import PROTOCOL_ATTRIBUTE
+
         protocol = node.GetAttribute(PROTOCOL_ATTRIBUTE)
         if protocol:
             return protocol
@@ -202,6 +332,11 @@ class QuantSRCoreLogic:
 
     @staticmethod
     def export_csv(rows: list[RoiStats], path: str | Path) -> Path:
+        from quantsr.errors import InputError
+        from quantsr.roi import write_stats_csv
+
+        if path is None or not str(path).strip():
+            raise InputError("choose the CSV file to write first")
         return write_stats_csv(rows, path)
 
     # -- batch (Python console) ---------------------------------------------------------------
@@ -223,6 +358,11 @@ class QuantSRCoreLogic:
         """Measure one saved label map (NRRD / .seg.nrrd labelmap, in physical space) on several studies,
         each given as {protocol: path}; rows gain the study name in ``description``."""
         from quantsr.batch import StudyResult, summary_table
+        from quantsr.errors import QuantSRError
+        from quantsr.io.images import read_image
+        from quantsr.io.loader import load_maps
+        from quantsr.mapkinds import MapKind
+        from quantsr.roi import measure_labels, write_stats_csv
 
         labels = read_image(labels_path, kind=MapKind.UNKNOWN)
         results, rows = [], []

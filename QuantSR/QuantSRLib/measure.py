@@ -29,19 +29,24 @@ def roi_box_mask(roi: slicer.vtkMRMLMarkupsROINode, volume: slicer.vtkMRMLScalar
 
 def segment_masks(segmentation: slicer.vtkMRMLSegmentationNode, volume: slicer.vtkMRMLScalarVolumeNode,
                   scene: slicer.vtkMRMLScene) -> dict[str, np.ndarray]:
-    """Each segment resampled (nearest neighbour) onto ``volume``'s grid: {segment name: mask}."""
+    """Each segment resampled (nearest neighbour) onto ``volume``'s grid: {segment name: mask}. Every segment
+    is exported on its own: a merged labelmap gives an overlap to one segment only (a lesion inside white
+    matter would be cut out of the white matter)."""
     ids = vtk.vtkStringArray()
     segmentation.GetSegmentation().GetSegmentIDs(ids)
     labelmap = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "QuantSR temporary labels")
     try:
         logic = slicer.vtkSlicerSegmentationsModuleLogic
-        if not logic.ExportSegmentsToLabelmapNode(segmentation, ids, labelmap, volume):
-            raise ValueError(f"segments of {segmentation.GetName()} could not be placed on {volume.GetName()}")
-        labels = slicer.util.arrayFromVolume(labelmap)
         masks = {}
         for index in range(ids.GetNumberOfValues()):
-            segment = segmentation.GetSegmentation().GetSegment(ids.GetValue(index))
-            masks[segment.GetName()] = labels == index + 1
+            segment_id = ids.GetValue(index)
+            one = vtk.vtkStringArray()
+            one.InsertNextValue(segment_id)
+            if not logic.ExportSegmentsToLabelmapNode(segmentation, one, labelmap, volume):
+                raise ValueError(f"segment {segment_id} of {segmentation.GetName()} could not be placed on "
+                                 f"{volume.GetName()}")
+            segment = segmentation.GetSegmentation().GetSegment(segment_id)
+            masks[segment.GetName()] = slicer.util.arrayFromVolume(labelmap) != 0
         return masks
     finally:
         scene.RemoveNode(labelmap)

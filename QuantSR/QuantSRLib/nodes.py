@@ -43,7 +43,7 @@ def map_from_volume_node(node: slicer.vtkMRMLScalarVolumeNode, kind: MapKind | N
     node.GetIJKToRASDirectionMatrix(directions)
     ras = np.array([[directions.GetElement(r, c) for c in range(3)] for r in range(3)])
     if kind is None:
-        kind = _node_kind(node)
+        kind = node_kind(node)
     return QuantMap(
         np.array(slicer.util.arrayFromVolume(node), dtype=np.float32),
         origin=tuple(LPS_TO_RAS @ np.asarray(node.GetOrigin())),
@@ -54,10 +54,16 @@ def map_from_volume_node(node: slicer.vtkMRMLScalarVolumeNode, kind: MapKind | N
     )
 
 
-def _node_kind(node: slicer.vtkMRMLScalarVolumeNode) -> MapKind:
+def declared_kind(node: slicer.vtkMRMLScalarVolumeNode) -> MapKind | None:
+    """The kind the node's QuantSR attribute or its name states; None when neither does (a volume loaded
+    through Slicer's DICOM browser is named after its series description and has no attribute)."""
     from quantsr.kinddetect import kind_from_words
 
     stored = node.GetAttribute(KIND_ATTRIBUTE)
     if stored:
         return MapKind.parse(stored)
-    return kind_from_words(node.GetName() or "") or MapKind.UNKNOWN
+    return kind_from_words(node.GetName() or "")
+
+
+def node_kind(node: slicer.vtkMRMLScalarVolumeNode) -> MapKind:
+    return declared_kind(node) or MapKind.UNKNOWN

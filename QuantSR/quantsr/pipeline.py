@@ -5,15 +5,30 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .baselines import Interpolation, upsample
-from .engine import CancelToken, EngineOptions, ProgressCallback, RunReport, SuperResolver
 from .mapkinds import MapKind
 from .volume import QuantMap
 
+if TYPE_CHECKING:  # the engine imports torch: only DL loads it, so bicubic / linear work without torch
+    from .engine import CancelToken, EngineOptions, ProgressCallback
+
 METHODS = ("dl", "bicubic", "linear")
+
+
+@dataclass
+class BaselineReport:
+    """``sr_report`` of a bicubic / linear run: the fields of ``engine.RunReport`` without importing torch."""
+
+    slices: int = 0
+    seconds: float = 0.0
+    device: str = "cpu"
+    runtime: str = "scipy"
+    batch_size: int = 0
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -44,15 +59,15 @@ def super_resolve_maps(
                 progress(offset + finished, total)
 
         if job.method == "dl":
+            from .engine import SuperResolver
+
             model = (job.model_paths or {}).get(qmap.kind)
             resolver = SuperResolver.for_kind(qmap.kind, model, job.options)
             results.append(resolver.run(qmap, map_progress, cancel))
         else:
             started = time.perf_counter()
             out = upsample(qmap, 2, Interpolation(job.method))
-            out.metadata["sr_report"] = RunReport(
-                slices=qmap.shape[0], seconds=time.perf_counter() - started, device="cpu", runtime="scipy"
-            )
+            out.metadata["sr_report"] = BaselineReport(slices=qmap.shape[0], seconds=time.perf_counter() - started)
             results.append(out)
             map_progress(qmap.shape[0], qmap.shape[0])
         if job.data_consistency:
