@@ -20,6 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from . import __version__
+from .envelope import Envelope
 from .errors import ModelError
 from .io.atomic import atomic_path
 from .mapkinds import DICOM_STORED_SCALE, QUANT_KINDS, MapKind
@@ -47,6 +48,12 @@ class ModelInfo:
     quantsr_version: str = __version__
     weights_sha256: str = ""
     path: Path | None = None
+    envelope: Envelope | None = None  # the training envelope; None: the file carries none (see training_envelope)
+
+    @property
+    def training_envelope(self) -> Envelope:
+        """The envelope recorded in the file, else the bundled models' default (simulated training data)."""
+        return self.envelope or Envelope.default(self.map_kind)
 
     @property
     def scale(self) -> int:
@@ -73,6 +80,7 @@ class ModelInfo:
             "created": self.created,
             "quantsr_version": self.quantsr_version,
             "weights_sha256": self.weights_sha256,
+            **({"envelope": self.envelope.to_json()} if self.envelope else {}),  # older readers ignore it
         }
 
     @classmethod
@@ -112,6 +120,12 @@ class ModelInfo:
             raise ModelError(f"normalisation constant must be positive, got {norm}", where)
         if int(data.get("scale", config.scale)) != config.scale:
             raise ModelError("metadata scale and architecture scale disagree", where)
+        envelope = None
+        if data.get("envelope") is not None:
+            try:
+                envelope = Envelope.from_json(dict(data["envelope"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ModelError(f"malformed training envelope in the metadata ({exc})", where) from None
         return cls(
             map_kind=kind,
             norm_physical=norm,
@@ -123,6 +137,7 @@ class ModelInfo:
             quantsr_version=str(data.get("quantsr_version", "")),
             weights_sha256=str(data.get("weights_sha256", "")),
             path=path,
+            envelope=envelope,
         )
 
 

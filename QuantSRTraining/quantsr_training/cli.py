@@ -31,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", type=Path, required=True)
     export.add_argument("--description", default="")
     export.add_argument("--trained-on", default=None, help="what the model was trained on (provenance)")
+    export.add_argument("--envelope-from", type=Path, default=None, metavar="COHORT",
+                        help="measure the training envelope (pixel spacing, matrix, slice thickness, value range) "
+                        "from this cohort's fast maps (default: the checkpoint's training cohort; the bundled "
+                        "models' simulated-data envelope when that is not reachable)")
     export.set_defaults(handler=_export)
 
     evaluate = sub.add_parser("evaluate", help="PSNR / SSIM / tissue bias on held-out subjects")
@@ -60,9 +64,56 @@ def _fit(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from .export import export_checkpoint
 
-    path = export_checkpoint(args.checkpoint, args.output, args.description, args.trained_on)
-    print(f"wrote {path}")
+    envelope = _training_envelope(args.checkpoint, args.envelope_from)
+    path = export_checkpoint(args.checkpoint, args.output, args.description, args.trained_on, envelope=envelope)
+    print(f"wrote {path} (training envelope: {envelope.source})")
     return 0
+
+
+#: Training subjects read to measure the envelope (their fast maps' headers and values).
+ENVELOPE_SUBJECTS = 8
+
+
+def _training_envelope(checkpoint: Path, cohort: Path | None):  # -> quantsr.envelope.Envelope
+    """The envelope the exported model records, so QuantSR can warn about inputs unlike its training data:
+    measured from the training cohort's fast maps (train subjects first), else the simulated-data default."""
+    import numpy as np
+    import torch
+
+    from quantsr.envelope import Envelope
+    from quantsr.errors import QuantSRError
+    from quantsr.io.loader import load_maps
+    from quantsr.mapkinds import MapKind
+
+    from .pairs import read_sources
+
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        kind = MapKind.parse(state["config"]["data"]["map"])
+        cohort = cohort or Path(state["config"]["data"]["cohort"])
+        train = set(state.get("data", {}).get("train_subjects", []))
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError):
+        return Envelope()  # export_checkpoint reports the unreadable checkpoint
+    default = Envelope.default(kind)
+    if not str(cohort) or not Path(cohort).exists():
+        print(f"quantsr-train: training cohort {cohort} not found; recording the simulated-data envelope")
+        return default
+    try:
+        sources = read_sources(cohort, kind)
+        sources.sort(key=lambda s: s.subject not in train)
+        maps = [load_maps(s.fast, kind=kind)[0] for s in sources[:ENVELOPE_SUBJECTS]]
+    except QuantSRError as exc:
+        print(f"quantsr-train: cannot measure the envelope ({exc}); recording the simulated-data envelope")
+        return default
+    spacing = [s for m in maps for s in (m.spacing[1], m.spacing[0])]
+    thickness = [float(m.metadata.get("slice_thickness") or m.spacing[2]) for m in maps]
+    head = np.concatenate([m.array[m.array > 0].ravel() for m in maps])
+    high = float(np.percentile(head, 99.9)) if head.size else default.value_range[1]
+    return Envelope(pixel_spacing_mm=(min(spacing), max(spacing)),
+                    matrix=(max(m.shape[1] for m in maps), max(m.shape[2] for m in maps)),
+                    slice_thickness_mm=(min(thickness), max(thickness)),
+                    value_range=(0.0, max(high, default.value_range[1] * 0.5)),
+                    source=f"measured on {len(maps)} subject(s) of {cohort}")
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from quantsr.envelope import Envelope
 from quantsr.errors import InputError
 from quantsr.mapkinds import MapKind
 from quantsr.model import Generator, GeneratorConfig
@@ -14,7 +15,8 @@ from quantsr.modelfile import ModelInfo, save_model
 
 
 def export_checkpoint(checkpoint: str | Path, output: str | Path, description: str = "",
-                      trained_on: str | None = None) -> Path:
+                      trained_on: str | None = None, envelope: Envelope | None = None) -> Path:
+    """``envelope``: the training envelope the model file records (quantsr.envelope)."""
     checkpoint = Path(checkpoint)
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
@@ -35,5 +37,6 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, description: s
         description=description or f"QuantSR SRGAN generator for {kind.value} maps, iteration {state['iteration']}",
         training={"iteration": int(state["iteration"]), "config": config, "data": data},
         created=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        envelope=envelope,
     )
     return save_model(generator, info, output)

@@ -139,7 +139,9 @@ def test_lone_series_without_words_is_detected_from_values_or_overridden(tmp_pat
     write_dicom_series(tmp_path, brain_like("T1"), image_type=("ORIGINAL", "PRIMARY"), description="ax 5mm")
     (qmap,) = load_maps(tmp_path)
     assert qmap.kind is MapKind.T1 and qmap.metadata["kind_source"] == "values"
-    assert load_maps(tmp_path, kind=MapKind.PD)[0].kind is MapKind.PD  # the user has the last word
+    with pytest.raises(InputError, match=r"median is 1\d{3} %.*--map PD --force"):
+        load_maps(tmp_path, kind=MapKind.PD)  # values of a T1 map named PD: refused ...
+    assert load_maps(tmp_path, kind=MapKind.PD, force=True)[0].kind is MapKind.PD  # ... unless forced
 
 
 def test_series_chosen_by_number(tmp_path) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
+from ..envelope import WARNING_KEY, input_warning
 from ..errors import InputError
 from ..io.loader import load_maps
 from ..io.outputs import FORMATS, check_not_inside_inputs, image_suffix, plan_outputs
@@ -16,6 +18,8 @@ from ..mapkinds import MapKind
 from ..pipeline import METHODS, SRJob, super_resolve_maps
 from ..volume import QuantMap
 from .engineargs import add_engine_arguments, engine_options
+
+log = logging.getLogger("quantsr.sr")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", type=Path, help="model file (.safetensors); default: the bundled model")
     p.add_argument("--method", default="dl", choices=METHODS, help="dl (SRGAN) or a baseline")
     p.add_argument("--format", choices=FORMATS, help="output format (default from the output name)")
-    p.add_argument("--force", action="store_true", help="run a model on a map of another kind")
+    p.add_argument("--force", action="store_true",
+                   help="run a model on a map of another kind, or (with --map) on a series QuantSR does not "
+                   "recognise as a map (a weighted image, values outside the map's range)")
+    p.add_argument("--dicom-layout", default="same", choices=["same", "classic", "enhanced"],
+                   help="DICOM output: one file per slice (classic), one Enhanced MR multi-frame object "
+                   "(enhanced), or the input's layout (same, the default)")
     p.add_argument("--trust", action="store_true",
                    help="write <output>_deviation_pct: how far each result departs from the fast scan (%%)")
     p.add_argument("--data-consistency", action="store_true",
@@ -60,10 +69,13 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--dc-window must be in (0, 1], got {args.dc_window}")
     options = engine_options(args, force_kind=args.force)
     kind = None if args.map == "auto" else MapKind.parse(args.map)
-    maps = load_maps(args.input, kind=kind, series=args.series)
+    if args.force and kind is None and args.input.is_dir():
+        log.info("--force without --map: only the model's kind check is relaxed")
+    maps = load_maps(args.input, kind=kind, series=args.series, force=args.force and kind is not None)
     targets = plan_outputs(args.output, maps, args.method, args.format)
     check_not_inside_inputs(targets, [args.input])
     model_paths = {m.kind: args.model for m in maps} if args.model else None
+    warnings = _envelope_warnings(maps, model_paths) if args.method == "dl" else {}
     total = sum(m.shape[0] for m in maps)
     with tqdm(total=total, unit="slice", desc=f"SR ({args.method})", file=sys.stderr) as bar:
 
@@ -74,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
                     dc_window_fraction=args.dc_window)
         results = super_resolve_maps(maps, job, progress)
     for source, result, target in zip(maps, results, targets, strict=True):
-        write_map(result, target, derived_from=source)
+        if warnings.get(source.kind):
+            result.metadata[WARNING_KEY] = warnings[source.kind]
+        write_map(result, target, derived_from=source, layout=args.dicom_layout)
         report = result.metadata["sr_report"]
         print(
             f"{result.kind.value}: {report.slices} slices {source.shape[2]}×{source.shape[1]} → "
@@ -85,6 +99,17 @@ def run(args: argparse.Namespace) -> int:
         if args.trust:
             _write_trust(result, source, target)
     return 0
+
+
+def _envelope_warnings(maps: list[QuantMap], model_paths: dict[MapKind, Path] | None) -> dict[MapKind, str]:
+    """Warn (stderr) about each input outside its model's training envelope; the text goes into the output."""
+    found = {}
+    for qmap in maps:
+        text = input_warning(qmap, (model_paths or {}).get(qmap.kind))
+        if text:
+            print(f"quantsr: warning: {text}", file=sys.stderr)
+            found[qmap.kind] = text
+    return found
 
 
 def _write_trust(result: QuantMap, source: QuantMap, target: Path) -> None:

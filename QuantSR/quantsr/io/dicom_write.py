@@ -108,8 +108,12 @@ def write_series(
     derivation_description: str = "",
     acquisition: AcquisitionInfo | None = None,
     seed: str | None = None,
+    comments: str = "",
+    enhanced: bool = False,
 ) -> Path:
-    """Write ``qmap`` as one DICOM series folder (atomically: the folder appears complete or not at all)."""
+    """Write ``qmap`` as one DICOM series folder (atomically: the folder appears complete or not at all):
+    classic MR Image Storage (one file per slice), or with ``enhanced`` one Enhanced MR Image Storage object
+    (``quantsr.io.dicom_enhanced``). ``comments`` goes into ImageComments (the envelope warning)."""
     if qmap.kind is MapKind.UNKNOWN:
         raise OutputError("a map of unknown kind cannot be written as a synthetic-MRI DICOM series", folder)
     folder = Path(folder)
@@ -118,6 +122,12 @@ def write_series(
     series_uid = generate_uid(UID_PREFIX, entropy_srcs=entropy and [*entropy, "series"])
     sources = (derived_from.metadata.get("sop_instance_uids") if derived_from else None) or []
     source_class = (derived_from.metadata.get("sop_class_uid") if derived_from else None) or MRImageStorage
+    if enhanced:
+        from .dicom_enhanced import write_enhanced
+
+        return write_enhanced(qmap, stored, folder, context, series_uid, series_description, series_number,
+                              protocol, acquisition or AcquisitionInfo(), derived_from, derivation_description,
+                              comments, generate_uid(UID_PREFIX, entropy_srcs=entropy and [*entropy, "enhanced"]))
     with atomic_directory(folder) as tmp:
         for k in range(qmap.shape[0]):
             ds = _slice_dataset(qmap, k, stored[k], context, series_uid, series_description, series_number,
@@ -125,12 +135,23 @@ def write_series(
                                 generate_uid(UID_PREFIX, entropy_srcs=entropy and [*entropy, str(k)]))
             if derived_from is not None:
                 _mark_derived(ds, qmap.kind, derivation_description,
-                              sources[k] if k < len(sources) else None, source_class)
-            try:
-                ds.save_as(tmp / f"IM{k + 1:04d}.dcm", enforce_file_format=True)
-            except OSError as exc:
-                raise OutputError(f"cannot write DICOM ({exc.strerror or exc})", folder) from exc
+                              sources[k] if k < len(sources) else None, source_class,
+                              _frame_number(derived_from, k))
+            if comments:
+                ds.ImageComments = comments[:10240]
+            save_part10(ds, tmp / f"IM{k + 1:04d}.dcm", folder)
     return folder
+
+
+def save_part10(ds: Dataset, path: Path, folder: Path) -> None:
+    """Write a conformant Part 10 file with either pydicom line Slicer bundles: pydicom 3 (Slicer ≥ 5.12) spells
+    it ``enforce_file_format=True``, pydicom 2.4 (Slicer 5.10) ``write_like_original=False``."""
+    keyword = ({"enforce_file_format": True} if int(pydicom.__version__.split(".")[0]) >= 3
+               else {"write_like_original": False})
+    try:
+        ds.save_as(path, **keyword)
+    except OSError as exc:
+        raise OutputError(f"cannot write DICOM ({exc.strerror or exc})", folder) from exc
 
 
 def _to_stored(qmap: QuantMap, folder: Path) -> np.ndarray:
@@ -231,7 +252,14 @@ def _slice_dataset(qmap: QuantMap, k: int, pixels: np.ndarray, context: StudyCon
     return ds
 
 
-def _mark_derived(ds: Dataset, kind: MapKind, description: str, source_uid: str | None, source_class: str) -> None:
+def _frame_number(source: QuantMap, k: int) -> int | None:
+    """The source frame of slice ``k`` when the source was a multi-frame (enhanced) object."""
+    frames = source.metadata.get("source_frames") or []
+    return int(frames[k]) if k < len(frames) else None
+
+
+def _mark_derived(ds: Dataset, kind: MapKind, description: str, source_uid: str | None, source_class: str,
+                  frame: int | None = None) -> None:
     ds.ImageType = ["DERIVED", "SECONDARY", "QMAP", kind.value]
     ds.DerivationDescription = description[:1024]
     resampling = codes.DCM.SpatialResampling  # CID 7203: the ×2 grid change is a spatial resampling
@@ -244,6 +272,8 @@ def _mark_derived(ds: Dataset, kind: MapKind, description: str, source_uid: str 
         ref = Dataset()
         ref.ReferencedSOPClassUID = source_class
         ref.ReferencedSOPInstanceUID = source_uid
+        if frame is not None:
+            ref.ReferencedFrameNumber = frame
         ds.SourceImageSequence = DicomSequence([ref])
 
 

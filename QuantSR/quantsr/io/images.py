@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from ..envelope import WARNING_KEY
 from ..errors import InputError, OutputError
 from ..kinddetect import kind_from_values, kind_from_words
 from ..mapkinds import MapKind
@@ -47,6 +48,8 @@ def read_image(path: str | Path, kind: MapKind | None = None) -> QuantMap:
     stored = image.GetMetaData(KIND_KEY) if image.HasMetaDataKey(KIND_KEY) else ""
     if image.HasMetaDataKey(METHOD_KEY):
         qmap.metadata["method"] = image.GetMetaData(METHOD_KEY)
+    if image.HasMetaDataKey(WARNING_KEY):
+        qmap.metadata["source_" + WARNING_KEY] = image.GetMetaData(WARNING_KEY)
     qmap.kind = kind or _detect(stored, path, qmap.array)
     return qmap
 
@@ -71,6 +74,8 @@ def write_image(qmap: QuantMap, path: str | Path) -> Path:
     image.SetMetaData(KIND_KEY, qmap.kind.value)
     if "method" in qmap.metadata:
         image.SetMetaData(METHOD_KEY, str(qmap.metadata["method"]))
+    if qmap.metadata.get(WARNING_KEY):  # outside the model's training envelope: say so in the file
+        image.SetMetaData(WARNING_KEY, str(qmap.metadata[WARNING_KEY]))
     with atomic_path(path, suffix=suffix) as tmp:
         try:
             sitk.WriteImage(image, str(tmp), useCompression=True)

@@ -8,19 +8,22 @@ from pathlib import Path
 from ..errors import InputError
 from ..mapkinds import QUANT_KINDS, MapKind
 from ..volume import QuantMap
-from .dicom_read import SeriesInfo, discover_series, read_series
+from .dicom_read import Discovery, SeriesInfo, read_series, scan
 from .images import read_image
 from .outputs import image_suffix
 
 log = logging.getLogger("quantsr.io")
 
 
-def load_maps(path: str | Path, kind: MapKind | None = None, series: str | None = None) -> list[QuantMap]:
+def load_maps(path: str | Path, kind: MapKind | None = None, series: str | None = None,
+              force: bool = False) -> list[QuantMap]:
     """The quantitative maps at ``path``, in T1, T2, PD order.
 
     ``kind`` overrides detection for a single map; for a folder holding several maps it selects that
     kind. ``series`` picks one DICOM series by number or SeriesInstanceUID (its kind then comes from
-    ``kind`` or detection).
+    ``kind`` or detection). A series whose header or values say it is no map is refused unless ``force``
+    (with ``kind``). A broken series (a file without pixel data) is skipped with a warning when other maps
+    are there, and refused when it is the one asked for.
     """
     path = Path(path)
     if not path.exists():
@@ -29,8 +32,11 @@ def load_maps(path: str | Path, kind: MapKind | None = None, series: str | None 
         qmap = read_image(path, kind)
         _require_known(qmap, path)
         return [qmap]
-    found = discover_series(path)
-    studies = {s.study_uid for s in found if s.study_uid}
+    discovery = scan(path)
+    _warn_problems(discovery)
+    found = discovery.series
+    readable = [s for s in found if not s.problem]
+    studies = {s.study_uid for s in readable if s.study_uid}
     if len(studies) > 1 and series is None:
         raise InputError(f"holds series of {len(studies)} different studies (StudyInstanceUID); give one study's "
                          "folder, or pick a series with --series", path)
@@ -38,19 +44,30 @@ def load_maps(path: str | Path, kind: MapKind | None = None, series: str | None 
         chosen = [s for s in found if series in (str(s.number), s.uid)]
         if not chosen:
             raise InputError(f"has no series {series!r}; it has: {_labels(found)}", path)
-        maps = [read_series(s, kind) for s in chosen]
+        if kind is not None and len(chosen) > 1:
+            chosen = [s for s in chosen if s.kind is kind] or chosen
+        maps = [read_series(s, kind, force) for s in chosen]
     else:
-        maps = _read_maps(found, kind, path)
+        maps = _read_maps(found, kind, path, force)
     for qmap in maps:
         _require_known(qmap, path)
     return sorted(maps, key=lambda m: QUANT_KINDS.index(m.kind))
 
 
-def _read_maps(found: list[SeriesInfo], kind: MapKind | None, path: Path) -> list[QuantMap]:
-    known = [s for s in found if s.is_map]
+def _warn_problems(discovery: Discovery) -> None:
+    for file, reason in discovery.problems:
+        log.warning("%s: skipped: %s", file, reason)
+
+
+def _read_maps(found: list[SeriesInfo], kind: MapKind | None, path: Path, force: bool) -> list[QuantMap]:
+    readable = [s for s in found if not s.problem]
+    broken = [s for s in found if s.problem]
+    known = [s for s in readable if s.is_map]
     if not known:
-        if len(found) == 1:  # a lone series without telling words: values (or the user) decide
-            return [read_series(found[0], kind)]
+        if len(readable) == 1:  # a lone series: its header, its values, or the user decide
+            return [read_series(readable[0], kind, force)]
+        if not readable and broken:
+            return [read_series(broken[0], kind, force)]  # raises the broken series' problem
         raise InputError(
             f"none of its {len(found)} series is recognisably a T1, T2 or PD map ({_labels(found)}); "
             "pick one with --series and name its kind with --map",
@@ -59,6 +76,8 @@ def _read_maps(found: list[SeriesInfo], kind: MapKind | None, path: Path) -> lis
     if kind is not None:
         known = [s for s in known if s.kind is kind] or ([known[0]] if len(known) == 1 else [])
         if not known:
+            if any(s.kind is kind for s in broken):
+                return [read_series(next(s for s in broken if s.kind is kind), kind, force)]
             raise InputError(f"has no {kind.value} map series ({_labels(found)})", path)
     by_kind: dict[MapKind, SeriesInfo] = {}
     for info in known:
@@ -69,10 +88,12 @@ def _read_maps(found: list[SeriesInfo], kind: MapKind | None, path: Path) -> lis
                 path,
             )
         by_kind[info.kind] = info
-    skipped = [s for s in found if not s.is_map]
+    skipped = [s for s in readable if not s.is_map]
     if skipped:
         log.info("%s: ignoring %d series that are not T1/T2/PD maps: %s", path, len(skipped), _labels(skipped))
-    return [read_series(info, kind if len(by_kind) == 1 else None) for info in by_kind.values()]
+    for info in broken:
+        log.warning("%s: skipping series %s: %s", info.problem_path or path, info.label(), info.problem)
+    return [read_series(info, kind if len(by_kind) == 1 else None, force) for info in by_kind.values()]
 
 
 def _require_known(qmap: QuantMap, path: Path) -> None:
@@ -80,15 +101,38 @@ def _require_known(qmap: QuantMap, path: Path) -> None:
         raise InputError("cannot tell whether this is a T1, T2 or PD map; say which with --map", path)
 
 
+def _kind_cell(s: SeriesInfo) -> str:
+    if s.problem:
+        return "unreadable"
+    return s.kind.value if s.is_map else "not a map"
+
+
 def _labels(series: list[SeriesInfo]) -> str:
-    return "; ".join(f"{s.label()} [{s.kind.value if s.is_map else 'not a map'}]" for s in series)
+    return "; ".join(f"{s.label()} [{_kind_cell(s)}{': ' + s.not_a_map if s.not_a_map else ''}]" for s in series)
+
+
+def _source_cell(s: SeriesInfo) -> str:
+    if s.problem:
+        return s.problem
+    if s.not_a_map:
+        return f"looks like {s.not_a_map}"
+    if not s.kind_source:
+        return "-"
+    return s.kind_source + ("" if s.explicit or s.kind_source == "per instance" else " (values will be checked)")
 
 
 def describe_series(path: str | Path) -> str:
-    """A table of the series under ``path``: number, description, images, detected kind and why."""
+    """A table of the series under ``path`` (number, description, images, detected kind and why), then
+    each file that could not be read with its reason."""
+    discovery = scan(path)
     rows = [("Series", "Description", "Images", "Kind", "Detected from")]
-    for s in discover_series(path):
-        rows.append((str(s.number), s.description or "-", str(len(s.files)),
-                     s.kind.value if s.is_map else "not a map", s.kind_source or "-"))
+    for s in discovery.series:
+        layout = f"{len(s.frames)} frames" if s.enhanced else str(len(s.files))
+        rows.append((str(s.number), s.description or "-", layout, _kind_cell(s), _source_cell(s)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    if discovery.problems:
+        lines.append("")
+        lines.append(f"Unreadable files ({len(discovery.problems)}):")
+        lines.extend(f"  {file}: {reason}" for file, reason in discovery.problems)
+    return "\n".join(lines)

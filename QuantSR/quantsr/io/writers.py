@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import __version__
+from ..envelope import WARNING_KEY
 from ..volume import QuantMap
 from .outputs import image_suffix
 
 
-def write_map(qmap: QuantMap, target: Path, derived_from: QuantMap | None = None) -> Path:
+def write_map(qmap: QuantMap, target: Path, derived_from: QuantMap | None = None, layout: str = "same") -> Path:
+    """``layout`` (DICOM only): "classic" (a file per slice), "enhanced" (one Enhanced MR object) or "same"
+    (the source's layout). An envelope warning in the metadata goes into the file's metadata."""
     if image_suffix(target):
         from .images import write_image
 
@@ -18,6 +21,9 @@ def write_map(qmap: QuantMap, target: Path, derived_from: QuantMap | None = None
     from .dicom_write import StudyContext, write_series
 
     source_meta = (derived_from or qmap).metadata
+    if layout == "same":
+        layout = str(source_meta.get("dicom_layout", "classic"))
+    warning = str(qmap.metadata.get(WARNING_KEY, "") or "")
     method = qmap.metadata.get("method", "dl")
     model = qmap.metadata.get("model", method)
     write_series(
@@ -28,6 +34,9 @@ def write_map(qmap: QuantMap, target: Path, derived_from: QuantMap | None = None
         series_number=int(source_meta.get("series_number", 0) or 0) + 900,
         protocol="dl" if method == "dl" else method,
         derived_from=derived_from,
-        derivation_description=f"QuantSR {__version__} ×2 super-resolution, {model}",
+        derivation_description=f"QuantSR {__version__} ×2 super-resolution, {model}"
+        + (f". WARNING: {warning}" if warning else ""),
+        comments=warning,
+        enhanced=layout == "enhanced",
     )
     return target
