@@ -231,11 +231,13 @@ def file_sha256(path: str | Path) -> str:
 
 
 def bundled_model_dirs() -> list[Path]:
-    """Candidate folders for bundled models: $QUANTSR_MODEL_DIR, the source tree, the Slicer install."""
+    """Candidate folders for bundled models: $QUANTSR_MODEL_DIR, the installed package's data, the source
+    tree, the Slicer install."""
     dirs: list[Path] = []
     if os.environ.get("QUANTSR_MODEL_DIR"):
         dirs.append(Path(os.environ["QUANTSR_MODEL_DIR"]))
     package = Path(__file__).resolve().parent
+    dirs.append(package / "bundled_models")  # an installed wheel: package data (pyproject.toml)
     dirs.append(package.parents[1].joinpath(*BUNDLED_DIR_PARTS))  # repo: QuantSR/quantsr -> root
     dirs.append(package.parent.joinpath(*BUNDLED_DIR_PARTS))  # Slicer: <module>/Resources/Models
     return dirs

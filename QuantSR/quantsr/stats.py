@@ -4,10 +4,13 @@ scipy / statsmodels do the statistics; this module only fixes the conventions.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy import stats
+
+from .errors import QuantSRError
 
 
 def _paired(method: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -48,12 +51,23 @@ class Equivalence:
     equivalent: bool  # p < alpha
 
 
+def require_statsmodels() -> Callable:
+    """statsmodels' ``ttost_paired``. statsmodels is in the ``stats`` extra, not a core dependency (the
+    clinical commands and the Slicer module do not need it), so a missing one is a QuantSRError that says
+    what to install, not an ImportError traceback."""
+    try:
+        from statsmodels.stats.weightstats import ttost_paired
+    except ImportError:
+        raise QuantSRError("the report's equivalence tests need statsmodels, which is not installed: "
+                           "pip install 'quantsr[stats]' (or: pip install 'statsmodels>=0.14')") from None
+    return ttost_paired
+
+
 def tost(method: np.ndarray, reference: np.ndarray, margin_fraction: float = 0.05,
          alpha: float = 0.05) -> Equivalence:
     """Two one-sided tests (statsmodels ``ttost_paired``) with margins ± ``margin_fraction`` × the
     reference mean (the paper's ±5 %); the 90 % CI of the mean difference goes with it."""
-    from statsmodels.stats.weightstats import ttost_paired
-
+    ttost_paired = require_statsmodels()
     a, b = _paired(method, reference)
     margin = margin_fraction * float(b.mean())
     p, _lower, _upper = ttost_paired(a, b, -margin, margin)

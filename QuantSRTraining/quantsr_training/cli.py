@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", type=Path, help="split.json (its test subjects are evaluated)")
     evaluate.add_argument("--subjects", default="", help="comma-separated subjects (instead of --split)")
     evaluate.add_argument("-o", "--output", type=Path, required=True)
+    evaluate.add_argument("--ssim-convention", choices=("matlab", "skimage"), default="matlab",
+                          help="SSIM window: 'matlab' (the paper's, default) or 'skimage' (7×7 uniform)")
     add_engine_arguments(evaluate)
     evaluate.set_defaults(handler=_evaluate)
     return parser
@@ -136,9 +138,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     subjects = read_split(args.split)["test"] if args.split else [s for s in args.subjects.split(",") if s]
     if not subjects:
         raise QuantSRError("no subjects to evaluate: give --split or --subjects")
-    report = evaluate(models, args.cohort, subjects, engine_options(args))
+    report = evaluate(models, args.cohort, subjects, engine_options(args), args.ssim_convention)
     json_path, md_path = write_report(report, args.output)
-    print(markdown_table(report["summary"]))
+    print(markdown_table(report["summary"], args.ssim_convention))
     print(f"\nwrote {json_path} and {md_path}")
     return 0
 

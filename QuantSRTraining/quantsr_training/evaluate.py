@@ -16,7 +16,7 @@ from quantsr.engine import EngineOptions, SuperResolver
 from quantsr.io.atomic import atomic_path
 from quantsr.io.images import read_image
 from quantsr.mapkinds import MapKind
-from quantsr.quality import image_scores
+from quantsr.quality import DEFAULT_SSIM_CONVENTION, SSIM_CONVENTIONS, image_scores
 from quantsr.volume import QuantMap
 
 from .pairs import PairedSubject, pair_subject, read_sources
@@ -38,7 +38,8 @@ def tissue_masks(cohort: Path, subject: str, like: QuantMap) -> dict[str, np.nda
             "brain": (gm.array + wm.array) > 0.5}
 
 
-def evaluate_subject(paired: PairedSubject, resolver: SuperResolver | None, cohort: Path) -> dict:
+def evaluate_subject(paired: PairedSubject, resolver: SuperResolver | None, cohort: Path,
+                     ssim_convention: str = DEFAULT_SSIM_CONVENTION) -> dict:
     kind = paired.fast.kind
     outputs = {"linear": upsample(paired.fast, 2, "linear"), "bicubic": upsample(paired.fast, 2, "bicubic")}
     if resolver is not None:
@@ -49,7 +50,7 @@ def evaluate_subject(paired: PairedSubject, resolver: SuperResolver | None, coho
     truth_path = cohort / paired.subject / "truth" / f"{kind.value}.nrrd"
     truth = read_image(truth_path).array if truth_path.exists() else None
     for name, qmap in outputs.items():
-        entry = image_scores(qmap.array, routine, kind.norm_physical).__dict__
+        entry = image_scores(qmap.array, routine, kind.norm_physical, ssim_convention).__dict__
         if masks:
             for tissue in ("GM", "WM"):
                 mean_method = float(qmap.array[masks[tissue]].mean())
@@ -68,15 +69,18 @@ def evaluate_subject(paired: PairedSubject, resolver: SuperResolver | None, coho
 
 
 def evaluate(models: dict[MapKind, Path | None], cohort: str | Path, subjects: list[str],
-             options: EngineOptions | None = None) -> dict:
+             options: EngineOptions | None = None, ssim_convention: str = DEFAULT_SSIM_CONVENTION) -> dict:
+    """Scores per subject and their summary; the report records its SSIM convention (every table says)."""
     cohort = Path(cohort)
     per_subject = []
     for kind, model in models.items():
         resolver = SuperResolver.from_file(model, options) if model else None
         for source in read_sources(cohort, kind):
             if source.subject in subjects:
-                per_subject.append(evaluate_subject(pair_subject(source, kind), resolver, cohort))
-    return {"subjects": subjects, "per_subject": per_subject, "summary": summarise(per_subject)}
+                per_subject.append(evaluate_subject(pair_subject(source, kind), resolver, cohort,
+                                                    ssim_convention))
+    return {"subjects": subjects, "ssim_convention": ssim_convention, "per_subject": per_subject,
+            "summary": summarise(per_subject)}
 
 
 def summarise(per_subject: list[dict]) -> list[dict]:
@@ -94,9 +98,11 @@ def summarise(per_subject: list[dict]) -> list[dict]:
     return rows
 
 
-def markdown_table(summary: list[dict]) -> str:
-    columns = [("psnr", "PSNR (dB, L=65535)"), ("ssim", "SSIM"), ("psnr_head", "PSNR head (dB)"),
-               ("ssim_head", "SSIM head"), ("GM_bias_pct", "GM bias vs routine (%)"),
+def markdown_table(summary: list[dict], ssim_convention: str = DEFAULT_SSIM_CONVENTION) -> str:
+    """The summary as a Markdown table whose SSIM columns and footnote name the SSIM convention."""
+    columns = [("psnr", "PSNR per volume (dB, L=65535)"), ("ssim", f"SSIM ({ssim_convention}, L=65535)"),
+               ("psnr_head", "PSNR head (dB)"), ("ssim_head", f"SSIM head ({ssim_convention})"),
+               ("GM_bias_pct", "GM bias vs routine (%)"),
                ("WM_bias_pct", "WM bias vs routine (%)"), ("rmse_truth", "RMSE vs truth")]
     present = [(k, title) for k, title in columns if any(k in row for row in summary)]
     lines = ["| map | method | n | " + " | ".join(t for _, t in present) + " |",
@@ -105,6 +111,7 @@ def markdown_table(summary: list[dict]) -> str:
         cells = [f"{row[k]:.4f}" if k.startswith("ssim") else f"{row[k]:.2f}" if k in row else "–"
                  for k, _ in present]
         lines.append(f"| {row['map']} | {row['method']} | {row['subjects']} | " + " | ".join(cells) + " |")
+    lines.append(f"\nSSIM per slice, averaged; convention '{ssim_convention}': {SSIM_CONVENTIONS[ssim_convention]}.")
     return "\n".join(lines)
 
 
@@ -114,7 +121,8 @@ def write_report(report: dict, output: Path) -> tuple[Path, Path]:
     with atomic_path(json_path) as tmp:
         tmp.write_text(json.dumps(report, indent=1))
     with atomic_path(md_path) as tmp:
-        tmp.write_text(markdown_table(report["summary"]) + "\n")
+        tmp.write_text(markdown_table(report["summary"], report.get("ssim_convention", DEFAULT_SSIM_CONVENTION))
+                       + "\n")
     with atomic_path(output / "evaluation.csv") as tmp, open(tmp, "w", newline="") as handle:
         keys = sorted({k for row in report["summary"] for k in row})
         writer = csv.DictWriter(handle, fieldnames=keys)

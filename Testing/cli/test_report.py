@@ -157,6 +157,12 @@ def test_image_quality_and_niqe(cohort, report) -> None:
     expected = peak_signal_noise_ratio(routine[MapKind.T2].array * 10, bicubic.array * 10, data_range=65535)
     subject = next(s for s in results["subjects"] if s["subject"] == "sub-c")
     assert subject["quality"]["bicubic"]["T2"]["psnr"] == pytest.approx(expected, rel=1e-6)
+    # every table says which SSIM (the paper's MATLAB convention by default) and which NIQE model
+    output, _ = report
+    assert results["data"]["ssim_convention"].startswith("SSIM convention 'matlab': MATLAB ssim")
+    page = (output / "report.html").read_text()
+    assert "SSIM convention &#x27;matlab&#x27;" in page or "SSIM convention 'matlab'" in page
+    assert "not comparable with published NIQE" in results["data"]["niqe_model"]
     for key in ("T1", "T2", "PD"):
         table4 = {r["method"]: r for r in results["tables"]["table4"] if r["map"] == key}
         assert table4["DL"]["psnr"]["mean"] > table4["fast"]["psnr"]["mean"]  # the model beats the raw fast scan

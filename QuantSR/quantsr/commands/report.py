@@ -7,7 +7,9 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..mapkinds import QUANT_KINDS
+from ..quality import DEFAULT_SSIM_CONVENTION, SSIM_CONVENTIONS
 from ..report.run import ReportOptions, make_report
+from ..stats import require_statsmodels
 from .engineargs import add_engine_arguments, engine_options
 
 
@@ -27,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--subjects", help="comma-separated subject IDs (default: all in the manifest)")
     p.add_argument("--niqe-model", type=Path, help="NIQE pristine parameters (.mat / .npz); default: fitted "
                    "on routine maps of cohort subjects outside the report")
+    p.add_argument("--ssim-convention", choices=sorted(SSIM_CONVENTIONS), default=DEFAULT_SSIM_CONVENTION,
+                   help="SSIM window: 'matlab' (the paper's: Gaussian σ 1.5, population covariance; default) or "
+                   "'skimage' (7×7 uniform, sample covariance)")
     add_engine_arguments(p)
     p.set_defaults(handler=run)
 
@@ -34,12 +39,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.output.resolve() == args.cohort.resolve() or args.cohort.resolve() in args.output.resolve().parents:
         raise InputError("write the report outside the cohort folder (inputs are never modified)", args.output)
+    require_statsmodels()  # before any work: the [stats] extra, named in the message
     models = {kind: getattr(args, f"model_{kind.value.lower()}") for kind in QUANT_KINDS}
     options = ReportOptions(
         use_dl=not args.no_dl,
         models={kind: path for kind, path in models.items() if path},
         subjects=[s.strip() for s in args.subjects.split(",") if s.strip()] if args.subjects else None,
         niqe_model=args.niqe_model,
+        ssim_convention=args.ssim_convention,
         engine=engine_options(args),
     )
     results = make_report(args.cohort, args.output, options)

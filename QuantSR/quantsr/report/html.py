@@ -199,7 +199,8 @@ def _table4(results: dict) -> str:
              mean_sd(r["ssim_head"], 4)] for r in results["tables"]["table4"]]
     return ("<p class=note>Against routine. Whole image on the stored DICOM scale with L = 65535 (the paper's "
             "convention); head: voxels where routine > 0 with L = the map's normalisation constant (45000 / "
-            "22000 / 1800 stored). fast = pixels replicated onto the routine grid.</p>"
+            "22000 / 1800 stored). fast = pixels replicated onto the routine grid. PSNR per volume, SSIM per "
+            f"slice. {html.escape(results['data'].get('ssim_convention', 'SSIM convention not recorded'))}.</p>"
             + table(["map", "method", "PSNR dB", "SSIM", "PSNR head dB", "SSIM head"], rows, left=2))
 
 

@@ -21,7 +21,7 @@ from ..io.images import read_image
 from ..io.loader import load_maps
 from ..mapkinds import QUANT_KINDS, MapKind
 from ..niqe import PristineModel, niqe, to_grey
-from ..quality import image_scores
+from ..quality import DEFAULT_SSIM_CONVENTION, image_scores
 from ..roi import box_mask, labels_on_grid, read_roi_boxes, values_on_grid
 from ..segment import TISSUE_LABELS, dice, tissue_fractions, tissue_masks
 from ..trust import deviation, roi_consistency
@@ -167,8 +167,9 @@ def classification_dice(fractions: dict[str, QuantMap], files: SubjectFiles,
     return {name: dice(found == value, expected == value) for value, name in TISSUE_LABELS.items()}
 
 
-def quality_scores(volumes: dict[str, Maps]) -> dict[str, dict]:
-    """PSNR / SSIM (whole image, L = 65535; head, L = norm) of fast (pixel-replicated), bicubic and DL."""
+def quality_scores(volumes: dict[str, Maps], ssim_convention: str = DEFAULT_SSIM_CONVENTION) -> dict[str, dict]:
+    """PSNR / SSIM (whole image, L = 65535; head, L = norm) of fast (pixel-replicated), bicubic and DL;
+    SSIM in ``ssim_convention`` (:data:`quantsr.quality.SSIM_CONVENTIONS`)."""
     out: dict[str, dict] = {}
     routine = volumes["routine"]
     for method in ("fast", "bicubic", "DL"):
@@ -180,7 +181,7 @@ def quality_scores(volumes: dict[str, Maps]) -> dict[str, dict]:
                 test = replicate_pixels(test)
             if not test.same_geometry(routine[kind]):
                 continue  # user data on another grid: image scores need voxel-wise pairs
-            scores = image_scores(test.array, routine[kind].array, kind.norm_physical)
+            scores = image_scores(test.array, routine[kind].array, kind.norm_physical, ssim_convention)
             out.setdefault(method, {})[kind.value] = dict(scores.__dict__)
     return out
 
@@ -205,6 +206,7 @@ def measure_subject(
     volumes: SubjectVolumes,
     niqe_models: dict[MapKind, PristineModel],
     regions: tuple[QuantMap, dict[int, str]] | None,
+    ssim_convention: str = DEFAULT_SSIM_CONVENTION,
 ) -> dict:
     """The JSON-ready measurements of one subject (see the module docstring)."""
     measured = {m: volumes.methods[m] for m in (*METHODS, "truth") if m in volumes.methods}
@@ -236,6 +238,6 @@ def measure_subject(
              "values": means[names[v]], **({"dl_consistency_pct": consistency[v]} if v in consistency else {})}
             for v in names if names[v] in means
         ]
-    result["quality"] = quality_scores(measured)
+    result["quality"] = quality_scores(measured, ssim_convention)
     result["niqe"] = niqe_scores(measured, niqe_models)
     return result

@@ -21,6 +21,7 @@ from ..io.images import read_image
 from ..io.loader import load_maps
 from ..mapkinds import QUANT_KINDS, MapKind
 from ..niqe import PristineModel, fit_pristine_model, to_grey
+from ..quality import DEFAULT_SSIM_CONVENTION, SSIM_CONVENTIONS
 from ..volume import QuantMap
 from . import html, plots
 from .cohort import SubjectFiles, read_cohort, select_subjects
@@ -30,7 +31,7 @@ from .tables import COMPARISONS, all_tables
 log = logging.getLogger("quantsr.report")
 NIQE_FIT_SUBJECTS = 6
 #: Part of the cached pristine models' key: a change in how they are fitted must refit them.
-NIQE_FIT_VERSION = "per-image-sharpness-head-patches"
+NIQE_FIT_VERSION = "mittal2013-matlab-features"
 
 CONVENTIONS = [
     "Values in physical units (T1, T2 in ms; PD in %); fast is measured on its own 256² grid, every other "
@@ -51,6 +52,7 @@ class ReportOptions:
     models: dict[MapKind, Path] = field(default_factory=dict)  # per kind; missing kinds → bundled model
     subjects: list[str] | None = None
     niqe_model: Path | None = None
+    ssim_convention: str = DEFAULT_SSIM_CONVENTION  # quality.SSIM_CONVENTIONS
     engine: EngineOptions = field(default_factory=EngineOptions)
 
 
@@ -111,7 +113,8 @@ def _niqe_models(cohort_subjects: list[SubjectFiles], chosen: list[SubjectFiles]
         with atomic_path(cached, suffix=".npz") as tmp:
             models[kind].save(tmp)
     names_list = ", ".join(s.subject for s in source)
-    return models, f"{description} ({names_list}); Mittal et al. 2013 features, 96² patches."
+    return models, (f"{description} ({names_list}); Mittal et al. 2013 features, 96² patches. A routine-map "
+                    "model, not the standard natural-image parameters: not comparable with published NIQE.")
 
 
 def make_report(cohort: str | Path, output: str | Path, options: ReportOptions | None = None,
@@ -127,7 +130,9 @@ def make_report(cohort: str | Path, output: str | Path, options: ReportOptions |
         resolvers = {kind: SuperResolver.for_kind(kind, options.models.get(kind), options.engine)
                      for kind in QUANT_KINDS}
     niqe_models, niqe_note = _niqe_models(everyone, chosen, options, output)
-    config = {"models": _model_descriptions(resolvers), "niqe": niqe_note, "quantsr_version": __version__}
+    ssim_note = f"SSIM convention '{options.ssim_convention}': {SSIM_CONVENTIONS[options.ssim_convention]}"
+    config = {"models": _model_descriptions(resolvers), "niqe": niqe_note, "ssim": ssim_note,
+              "quantsr_version": __version__}
     example = next((s for s in chosen if s.group == "patient" and "LABELS" in s.extras), chosen[0])
     figures: dict[str, Path] = {}
     per_subject = []
@@ -143,7 +148,8 @@ def make_report(cohort: str | Path, output: str | Path, options: ReportOptions |
                 progress(f"[{index}/{len(chosen)}] {files.subject}: measured earlier, kept")
                 continue
         volumes = load_volumes(files, {k: r.run for k, r in resolvers.items()} or None)
-        measured = measure_subject(files, volumes, niqe_models, _regions(files, cohort))
+        measured = measure_subject(files, volumes, niqe_models, _regions(files, cohort),
+                                   options.ssim_convention)
         measured["config"] = config
         with atomic_path(cached) as tmp:
             tmp.write_text(to_json(measured))
@@ -158,7 +164,7 @@ def make_report(cohort: str | Path, output: str | Path, options: ReportOptions |
         "generated": datetime.datetime.now().isoformat(timespec="seconds"),
         "data": {"cohort": str(cohort), "subjects": [s.subject for s in chosen],
                  "simulated": all(s.simulated for s in chosen), "models": config["models"],
-                 "niqe_model": niqe_note},
+                 "niqe_model": niqe_note, "ssim_convention": ssim_note},
         "conventions": CONVENTIONS,
         "tables": all_tables(per_subject),
         "subjects": per_subject,
