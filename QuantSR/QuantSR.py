@@ -25,7 +25,15 @@ from slicer.util import VTKObservationMixin
 
 # Only light, Python-3.9-importable modules at start-up: quantsr (numpy, SimpleITK, pydicom, scipy.stats,
 # torch) loads when the panel is first opened, and an unsupported Slicer gets a message instead of a traceback.
-from QuantSRLib.choices import FLAIR_TIMING_MS, SYNTH_CONTRASTS, Colormap, Device, Runtime, SRMethod
+from QuantSRLib.choices import (
+    DEFAULT_TRUST_THRESHOLD_PCT,
+    FLAIR_TIMING_MS,
+    SYNTH_CONTRASTS,
+    Colormap,
+    Device,
+    Runtime,
+    SRMethod,
+)
 from QuantSRLib.compat import MIN_SLICER_TEXT, python_problem, slicer_problem
 
 MAPS = ("T1", "T2", "PD")
@@ -95,7 +103,7 @@ class QuantSRParameterNode:
     segmentation: vtkMRMLSegmentationNode
     resultsTable: vtkMRMLTableNode
     showTrustMap: bool = False
-    trustThresholdPct: Annotated[float, WithinRange(0.5, 50.0)] = 5.0
+    trustThresholdPct: Annotated[float, WithinRange(0.5, 50.0)] = DEFAULT_TRUST_THRESHOLD_PCT
     synthContrast: Annotated[str, Choice(list(SYNTH_CONTRASTS))] = "FLAIR"
     synthTR: Annotated[float, WithinRange(1.0, 30000.0)] = FLAIR_TIMING_MS[0]
     synthTE: Annotated[float, WithinRange(0.0, 1000.0)] = FLAIR_TIMING_MS[1]
@@ -229,6 +237,7 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if self._parameterNode is None:
             return
         self._checkCanApply()
+        self._updateEnvelopeWarning()
         self.updateSyntheticControls()
         state = self.viewState()
         if state == self._viewState:
@@ -247,6 +256,22 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                                            {m: getattr(p, f"process{m}") for m in MAPS}, busy=self._task is not None)
         self.ui.applyButton.enabled = problem is None
         self.ui.applyButton.toolTip = problem or _("Super-resolve the selected fast maps")
+
+    def _updateEnvelopeWarning(self) -> None:
+        """Say so in the panel when a selected fast map lies outside its model's training envelope (issue 18):
+        recomputed only when the inputs, the method or the model change."""
+        from QuantSRLib.envelope import envelope_warnings
+
+        p = self._parameterNode
+        nodes = {m: getattr(p, f"fast{m}") if getattr(p, f"process{m}") else None for m in MAPS}
+        model = p.modelFile if p.modelFile and str(p.modelFile) not in ("", ".") else None
+        key = (tuple(n.GetID() if n else None for n in nodes.values()), p.method, str(model))
+        if key == getattr(self, "_envelopeKey", None):
+            return
+        self._envelopeKey = key
+        text = envelope_warnings(nodes, model) if p.method == SRMethod.DL else ""
+        self.ui.envelopeWarningLabel.text = text
+        self.ui.envelopeWarningLabel.visible = bool(text)
 
     def setBusy(self, busy: bool) -> None:
         """Lock everything that could change or remove the inputs while the worker runs; Cancel stays live."""

@@ -54,3 +54,6 @@ _LABELS: dict[enum.Enum, str] = {
 #: defined without importing quantsr (numpy, SimpleITK) when Slicer starts; a test keeps them in step.
 SYNTH_CONTRASTS = ("T1W", "T2W", "PDW", "FLAIR", "STIR", "PSIR")
 FLAIR_TIMING_MS = (15000.0, 100.0, 2740.0)
+#: The trust flag's default threshold (%), = ``quantsr.trust.DEFAULT_THRESHOLD_PCT`` (a test keeps them equal;
+#: repeated here so the panel's parameter node does not import SimpleITK at Slicer start).
+DEFAULT_TRUST_THRESHOLD_PCT = 3.0

@@ -23,3 +23,22 @@ def envelope_warning_for_node(node: object, kind: MapKind | None = None, model_p
     from .nodes import map_from_volume_node
 
     return envelope_warning(map_from_volume_node(node, kind), model_path)
+
+
+def envelope_warnings(fast_nodes: dict[str, object], model_path: str | Path | None = None) -> str:
+    """The panel's text for the selected fast maps ({"T1": node or None, ...}): one line per map outside its
+    model's training envelope, "" when all are inside. Maps that cannot be read are skipped here: the Apply
+    check reports them."""
+    from quantsr.errors import QuantSRError
+
+    lines = []
+    for name, node in fast_nodes.items():
+        if node is None:
+            continue
+        try:
+            text = envelope_warning_for_node(node, MapKind.parse(name), model_path)
+        except QuantSRError:
+            continue
+        if text:
+            lines.append(f"{name}: {text}")
+    return "\n".join(lines)

@@ -166,6 +166,10 @@ def test_choice_labels_and_synthetic_constants_match_the_core() -> None:
     assert tuple(name.upper() for name in PRESETS) == SYNTH_CONTRASTS
     flair = PRESETS["flair"]
     assert (flair.tr_ms, flair.te_ms, flair.ti_ms) == FLAIR_TIMING_MS
+    from quantsr.trust import DEFAULT_THRESHOLD_PCT
+    from QuantSRLib.choices import DEFAULT_TRUST_THRESHOLD_PCT
+
+    assert DEFAULT_TRUST_THRESHOLD_PCT == DEFAULT_THRESHOLD_PCT
 
 
 def test_slicer_start_imports_no_scipy_stats_pydicom_or_simpleitk() -> None:
