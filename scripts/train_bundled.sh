@@ -1,28 +1,46 @@
 #!/usr/bin/env bash
-# Train, export and evaluate the bundled T1 / T2 / PD models on a simulated cohort.
-#   bash scripts/train_bundled.sh COHORT_DIR LESION_COHORT_DIR RUN_DIR [MAPS]
-# COHORT_DIR is made with:        quantsr simulate -o COHORT_DIR --subjects 30 --patients 10 --seed 2026
-# LESION_COHORT_DIR (training only, randomised lesions):
-#                                 quantsr simulate -o LESION_COHORT_DIR --subjects 0 --patients 12 --seed 4242 \
-#                                     --lesion-kinds randomised
-# Models go to Resources/Models/quantsr_{t1,t2,pd}.safetensors; evaluation to RUN_DIR/evaluation_<MAP>/
+# Train, export and evaluate the bundled T1 / T2 / PD models (v3, issue 16).
+#   bash scripts/train_bundled.sh DATA_DIR RUN_DIR [MAPS]
+# DATA_DIR holds the generalization protocol's cohorts: bash scripts/make_generalization_data.sh DATA_DIR
+# Training uses train_folded_a (every subject), train_folded_b and train_mni; validation and test cohorts are
+# never read here. Two maps train side by side as 1-thread processes (2 cores); models go to
+# Resources/Models/quantsr_{t1,t2,pd}.safetensors. Validation: Testing/Benchmarks/generalization.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-COHORT=${1:?cohort folder}
-LESIONS=${2:?randomised-lesion cohort folder}
-RUN=${3:?run folder}
-MAPS=${4:-T1 T2 PD}
+DATA=${1:?data folder (scripts/make_generalization_data.sh)}
+RUN=${2:?run folder}
+MAPS=${3:-T1 T2 PD}
 VENV=${QUANTSR_VENV:-.venv}
-for map in $MAPS; do
+mkdir -p "$RUN"
+# every subject of the first training cohort trains (the protocol's validation / test cohorts are separate)
+"$VENV/bin/python" - "$DATA/train_folded_a" "$RUN/split.json" <<'PY'
+import csv, json, sys
+from pathlib import Path
+subjects = sorted({row["subject"] for row in csv.DictReader(open(Path(sys.argv[1]) / "manifest.csv"))})
+Path(sys.argv[2]).write_text(json.dumps({"seed": 0, "train_fraction": 1.0, "train": subjects, "test": []}))
+PY
+train() {
+  local map=$1 lower
   lower=$(echo "$map" | tr '[:upper:]' '[:lower:]')
-  resume=()
+  local resume=()
   [ -f "$RUN/$map/checkpoints/last.pt" ] && resume=(--resume)
-  "$VENV/bin/quantsr-train" fit Resources/Models/train_bundled.toml --set "data.map=$map" \
-    --set "data.cohort=$COHORT" --set "data.extra_train_cohorts=$LESIONS" --set "run.output=$RUN/$map" \
-    --set "data.split_file=$RUN/split.json" "${resume[@]}"
+  # the fast-consistency term won on validation for T1 and PD, not for T2 (docs/generalization.md, "Choices")
+  local consistency=1.0
+  [ "$map" = T2 ] && consistency=0.0
+  OMP_NUM_THREADS=1 "$VENV/bin/quantsr-train" fit Resources/Models/train_bundled.toml --set "data.map=$map" \
+    --set "loss.fast_consistency=$consistency" \
+    --set "data.cohort=$DATA/train_folded_a" --set "data.extra_train_cohorts=$DATA/train_folded_b,$DATA/train_mni" \
+    --set "run.output=$RUN/$map" --set "data.split_file=$RUN/split.json" --set "data.cache_dir=$RUN/cache" \
+    "${resume[@]}" > "$RUN/$map.log" 2>&1
   "$VENV/bin/quantsr-train" export "$RUN/$map/checkpoints/last.pt" -o "Resources/Models/quantsr_$lower.safetensors" \
-    --description "QuantSR bundled $map model (L1 + local-mean stage, iteration 2500, residual over bicubic): trained on SIMULATED digital-phantom data, not clinical" \
-    --trained-on "44 simulated subjects (QuantSR MNI152 phantom cohort seed 2026: 24 healthy + 8 patients; plus 12 patients with randomised lesions, seed 4242); fast 192x128 R=3 -> routine 320x256 R=2"
-  "$VENV/bin/quantsr-train" evaluate --cohort "$COHORT" --model "Resources/Models/quantsr_$lower.safetensors" \
-    --split "$RUN/split.json" -o "$RUN/evaluation_$map"
+    --description "QuantSR bundled $map model v3 (L1 + local-mean + fast-consistency $consistency, residual over bicubic, folded-anatomy training): trained on SIMULATED digital-phantom data, not clinical" \
+    --trained-on "28 simulated subjects: 22 with synthetic individual cortical folding (seeds 5001, 5003) + 6 on the MNI152 average brain (seed 5002), 20 patients with 1-14 randomised_full lesions; fast 192x128 R=3 -> routine 320x256 R=2"
+}
+set -- $MAPS
+while [ $# -gt 0 ]; do
+  train "$1" &
+  first=$!
+  [ $# -gt 1 ] && { train "$2"; shift; }
+  wait "$first"
+  shift
 done

@@ -44,6 +44,8 @@ class LossConfig:
     l2: float = 0.0  # pixel MSE: its optimum is the conditional mean, L1's the median (biased for skewed noise)
     local_mean: float = 0.0  # L1 between local means (avg-pooled output vs routine): ROI means kept unbiased
     local_mean_size: int = 8  # pooling window in HR pixels
+    fast_consistency: float = 0.0  # L1 between coarse local means of the output and of bicubic(fast input)
+    fast_consistency_size: int = 16  # its pooling window in HR pixels (16 = 6.9 mm on the bundled grid)
     adversarial: float = 1e-3
     vgg: float = 2e-6
     vgg_weights: str = ""  # torchvision VGG-19 state dict (.pth / .safetensors); empty → VGG term off
@@ -112,10 +114,12 @@ def validate(config: TrainConfig, source: str = "config") -> TrainConfig:
         problems.append(f"data.rare_value_patches must lie in [0, 1], got {config.data.rare_value_patches}")
     if config.data.rare_value_power < 0:
         problems.append(f"data.rare_value_power must be ≥ 0, got {config.data.rare_value_power}")
-    if config.loss.local_mean_size < 1:
-        problems.append(f"loss.local_mean_size must be ≥ 1, got {config.loss.local_mean_size}")
+    for name in ("local_mean_size", "fast_consistency_size"):
+        if getattr(config.loss, name) < 1:
+            problems.append(f"loss.{name} must be ≥ 1, got {getattr(config.loss, name)}")
     problems += [f"loss.{name} must be ≥ 0, got {getattr(config.loss, name)}"
-                 for name in ("l1", "l2", "local_mean", "adversarial", "vgg") if getattr(config.loss, name) < 0]
+                 for name in ("l1", "l2", "local_mean", "fast_consistency", "adversarial", "vgg")
+                 if getattr(config.loss, name) < 0]
     if problems:
         raise InputError("; ".join(problems), source)
     return config

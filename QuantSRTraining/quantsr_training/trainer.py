@@ -32,7 +32,8 @@ from .pairs import SubjectSource, pair_all, read_sources
 from .split import make_split, read_split, write_split
 
 log = logging.getLogger("quantsr.training")
-LOG_FIELDS = ("iteration", "epoch", "lr", "loss_g", "loss_l1", "loss_l2", "loss_local_mean", "loss_adv", "loss_vgg",
+LOG_FIELDS = ("iteration", "epoch", "lr", "loss_g", "loss_l1", "loss_l2", "loss_local_mean", "loss_fast_consistency",
+              "loss_adv", "loss_vgg",
               "loss_d", "seconds")
 
 
@@ -47,6 +48,15 @@ def local_mean_loss(fake: torch.Tensor, real: torch.Tensor, size: int) -> torch.
     """L1 between ``size``²-pixel local means: the noise of a mean over many voxels is nearly symmetric, so
     this term pulls regional means to routine's mean where pixel L1 pulls each voxel to a median."""
     return nn.functional.l1_loss(nn.functional.avg_pool2d(fake, size), nn.functional.avg_pool2d(real, size))
+
+
+def fast_consistency_loss(fake: torch.Tensor, lr: torch.Tensor, size: int) -> torch.Tensor:
+    """L1 between ``size``²-pixel local means of the output and of the bicubic-upsampled fast input: the
+    output may sharpen and denoise, but not move a region's mean away from what the fast scan measured
+    (issue 16). For a residual-over-bicubic generator this penalises the low-frequency part of its correction."""
+    scale = fake.shape[-1] // lr.shape[-1]
+    upsampled = nn.functional.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False)
+    return nn.functional.l1_loss(nn.functional.avg_pool2d(fake, size), nn.functional.avg_pool2d(upsampled, size))
 
 
 class ResumableSampler(Sampler[int]):
@@ -279,6 +289,8 @@ class Trainer:
             loss_l2 = nn.functional.mse_loss(fake.float(), hr) if cfg.loss.l2 > 0 else torch.zeros((), device=lr.device)
             loss_local = local_mean_loss(fake.float(), hr, cfg.loss.local_mean_size) if cfg.loss.local_mean > 0 \
                 else torch.zeros((), device=lr.device)
+            loss_fast = fast_consistency_loss(fake.float(), lr, cfg.loss.fast_consistency_size) \
+                if cfg.loss.fast_consistency > 0 else torch.zeros((), device=lr.device)
             loss_adv = torch.zeros((), device=lr.device)
             loss_vgg = torch.zeros((), device=lr.device)
             if adversarial:
@@ -287,6 +299,7 @@ class Trainer:
             if self.vgg is not None:
                 loss_vgg = nn.functional.mse_loss(self.vgg(fake.float()), self.vgg(hr))
             loss_g = (cfg.loss.l1 * loss_l1 + cfg.loss.l2 * loss_l2 + cfg.loss.local_mean * loss_local
+                      + cfg.loss.fast_consistency * loss_fast
                       + cfg.loss.adversarial * loss_adv + cfg.loss.vgg * loss_vgg)
         self.scaler.scale(loss_g).backward()
         self.scaler.step(self.opt_g)
@@ -296,6 +309,7 @@ class Trainer:
             self.sched_d.step()
         return {"loss_g": float(loss_g.detach()), "loss_l1": float(loss_l1.detach()),
                 "loss_l2": float(loss_l2.detach()), "loss_local_mean": float(loss_local.detach()),
+                "loss_fast_consistency": float(loss_fast.detach()),
                 "loss_adv": float(loss_adv.detach()), "loss_vgg": float(loss_vgg.detach()), "loss_d": loss_d_value}
 
     def _write_log(self, row: dict) -> None:

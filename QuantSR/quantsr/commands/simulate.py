@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..simulate.anatomy import ANATOMIES
 from ..simulate.cohort import SimulationConfig
 from ..simulate.lesions import KNOWN_LESION_KINDS, LESION_KINDS
 from ..simulate.run import simulate_cohort
@@ -33,12 +34,20 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"lesion kinds drawn for patients, from {', '.join(KNOWN_LESION_KINDS)} (default: the "
                    "paper's three). 'randomised' draws T1/T2/PD independently over the pathological range: "
                    "for training sets")
+    p.add_argument("--anatomy", choices=ANATOMIES, default="mni",
+                   help="'mni': the MNI152 average brain (smooth folding); 'folded': per-subject synthetic "
+                   "cortical folding with CSF in the sulci, like an individual brain (default mni)")
+    p.add_argument("--max-lesions", type=int, default=4, metavar="N",
+                   help="each patient gets 1 to N lesions (default 4)")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.subjects < 0 or args.patients < 0 or args.subjects + args.patients == 0:
         print("quantsr: error: ask for at least one subject (--subjects / --patients)", file=sys.stderr)
+        return 2
+    if args.max_lesions < 1:
+        print("quantsr: error: --max-lesions must be at least 1", file=sys.stderr)
         return 2
     names = [name.strip() for name in args.lesion_kinds.split(",") if name.strip()]
     unknown = [name for name in names if name not in KNOWN_LESION_KINDS]
@@ -47,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
               f"{', '.join(KNOWN_LESION_KINDS)}", file=sys.stderr)
         return 2
     config = SimulationConfig(routine_noise_sd=args.noise_sd, noise=not args.no_noise,
-                              lesion_kinds=tuple(KNOWN_LESION_KINDS[name] for name in names))
+                              lesion_kinds=tuple(KNOWN_LESION_KINDS[name] for name in names), anatomy=args.anatomy)
     started = time.perf_counter()
     total = args.subjects + args.patients
     with tqdm(total=total, unit="subject", desc="simulate", file=sys.stderr) as bar:
@@ -56,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
             bar.set_postfix_str(subject)
             bar.update(done - bar.n)
 
-        manifest = simulate_cohort(args.output, args.subjects, args.patients, args.seed, config, progress)
+        manifest = simulate_cohort(args.output, args.subjects, args.patients, args.seed, config, progress,
+                                   args.max_lesions)
     print(f"simulated {total} subject(s) ({args.subjects} healthy, {args.patients} patient(s)) in "
           f"{time.perf_counter() - started:.0f} s → {manifest}")
     return 0

@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import SimpleITK as sitk
 
+from ..errors import InputError
 from ..mapkinds import QUANT_KINDS, MapKind
 from ..volume import QuantMap
 from . import mdme
 from .acquisition import acquire, same_fov_resize
+from .anatomy import ANATOMIES, FoldingParameters
 from .lesions import LESION_KINDS, Lesion, LesionKind, draw_lesions, lesion_fraction
 from .phantom import Pose, resample_tissues
 from .protocols import FAST, ROUTINE, MdmeTiming, Protocol, noise_sd
@@ -28,6 +30,7 @@ class SimulationConfig:
     protocols: tuple[Protocol, ...] = (FAST, ROUTINE)
     timing: MdmeTiming = field(default_factory=MdmeTiming)
     lesion_kinds: tuple[LesionKind, ...] = tuple(LESION_KINDS.values())
+    anatomy: str = "mni"  # "folded": per-subject cortical folding with sulcal CSF (simulate/anatomy.py)
 
 
 @dataclass
@@ -40,6 +43,7 @@ class SimulatedSubject:
     lesions: list[Lesion]
     b1: QuantMap  # the true transmit field, routine grid
     seed: int
+    folding: FoldingParameters | None = None  # None: the MNI152 template's anatomy
 
 
 def slice_positions(config: SimulationConfig, protocol: Protocol = ROUTINE) -> np.ndarray:
@@ -77,10 +81,12 @@ def simulate_subject(subject_id: str, seed: int, n_lesions: int = 0,
     pose = Pose.random(rng)
     values = draw_subject_values(rng)
     grid = object_grid(config)
-    fractions = resample_tissues(pose, grid)  # (5, K, N, N)
+    folding = _folding(config.anatomy, seed)
+    fractions = resample_tissues(pose, grid, folding)  # (5, K, N, N)
     points = _grid_points(grid)
     brain = fractions[0] + fractions[1] + fractions[2]
-    lesions = draw_lesions(rng, fractions[1], lambda kji: _point(grid, kji), n_lesions, config.lesion_kinds)
+    lesions = draw_lesions(rng, fractions[1], lambda kji: _point(grid, kji), n_lesions, config.lesion_kinds,
+                           gm_fraction=fractions[0], csf_fraction=fractions[2])
     lesion_maps = [_lesion_on_grid(lesion, grid, points) * np.clip(brain, 0, 1) for lesion in lesions]
     params = _parameters(fractions, values, lesions, lesion_maps, rng)
     b1 = _b1_field(points, rng)
@@ -108,7 +114,14 @@ def simulate_subject(subject_id: str, seed: int, n_lesions: int = 0,
             for kind in QUANT_KINDS
         }
     truth, tissue, labels, b1_map = _on_routine_grid(params, fractions, lesion_maps, b1, config)
-    return SimulatedSubject(subject_id, maps, truth, tissue, labels, lesions, b1_map, seed)
+    return SimulatedSubject(subject_id, maps, truth, tissue, labels, lesions, b1_map, seed, folding)
+
+
+def _folding(anatomy: str, seed: int) -> FoldingParameters | None:
+    """The subject's folding, from its own stream (the main stream's draws, and so MNI cohorts, are unchanged)."""
+    if anatomy not in ANATOMIES:
+        raise InputError(f"unknown anatomy {anatomy!r}: choose from {', '.join(ANATOMIES)}")
+    return FoldingParameters.random(np.random.default_rng([seed, 16])) if anatomy == "folded" else None
 
 
 def _grid_points(grid: sitk.Image) -> np.ndarray:

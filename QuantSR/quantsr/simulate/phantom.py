@@ -13,6 +13,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from ..errors import InputError
+from .anatomy import FoldingParameters, folded_tissues
 from .tissues import TISSUES
 
 _MNI_FILES = {
@@ -139,9 +140,21 @@ def _as_displacement_field(transform: sitk.Transform, grid: sitk.Image) -> sitk.
     return sitk.DisplacementFieldTransform(field)
 
 
-def resample_tissues(pose: Pose, grid: sitk.Image) -> np.ndarray:
-    """Tissue fractions (5, k, j, i) of the posed subject on the scanner ``grid``."""
-    resampled = sitk.Resample(mni_tissues(), grid, pose.transform(grid), sitk.sitkLinear, 0.0,
+def individual_tissues(folding: FoldingParameters) -> sitk.Image:
+    """The template head with one subject's synthetic cortical folding (:mod:`.anatomy`), same grid."""
+    template = mni_tissues()
+    base = np.moveaxis(sitk.GetArrayFromImage(template), -1, 0)  # (5, k, j, i)
+    folded = np.moveaxis(folded_tissues(base, folding), 0, -1)
+    image = sitk.GetImageFromArray(np.ascontiguousarray(folded, dtype=np.float32), isVector=True)
+    image.CopyInformation(template)
+    return image
+
+
+def resample_tissues(pose: Pose, grid: sitk.Image, folding: FoldingParameters | None = None) -> np.ndarray:
+    """Tissue fractions (5, k, j, i) of the posed subject on the scanner ``grid``: the template's anatomy, or
+    an individual-looking one when ``folding`` is given."""
+    tissues = individual_tissues(folding) if folding is not None else mni_tissues()
+    resampled = sitk.Resample(tissues, grid, pose.transform(grid), sitk.sitkLinear, 0.0,
                               sitk.sitkVectorFloat32)
     array = sitk.GetArrayFromImage(resampled)  # (k, j, i, 5)
     return np.moveaxis(array, -1, 0)

@@ -29,10 +29,11 @@ def subject_plan(healthy: int, patients: int, seed: int, max_lesions: int = 4) -
 
 
 def simulate_cohort(output: Path, healthy: int, patients: int, seed: int, config: SimulationConfig | None = None,
-                    progress: Callable[[int, int, str], None] | None = None) -> Path:
-    """Simulate and write the cohort; subjects already complete in ``output`` are kept, not redone."""
+                    progress: Callable[[int, int, str], None] | None = None, max_lesions: int = 4) -> Path:
+    """Simulate and write the cohort; subjects already complete in ``output`` are kept, not redone.
+    Each patient gets 1 to ``max_lesions`` lesions."""
     config = config or SimulationConfig()
-    plan = subject_plan(healthy, patients, seed)
+    plan = subject_plan(healthy, patients, seed, max_lesions)
     rows: list[ManifestRow] = []
     for done, (subject_id, group, subject_seed, lesions) in enumerate(plan):
         existing = read_subject_rows(Path(output) / subject_id, subject_seed)
@@ -45,7 +46,7 @@ def simulate_cohort(output: Path, healthy: int, patients: int, seed: int, config
         if progress:
             progress(done + 1, len(plan), subject_id)
     description = {
-        "seed": seed, "healthy": healthy, "patients": patients,
+        "seed": seed, "healthy": healthy, "patients": patients, "max_lesions": max_lesions,
         "subjects": [{"subject": s, "group": g, "seed": sd, "lesions": n} for s, g, sd, n in plan],
         "config": {k: v for k, v in asdict(config).items() if k not in ("protocols", "lesion_kinds", "timing")},
         "protocols": [asdict(p) for p in config.protocols],

@@ -83,6 +83,7 @@ def write_subject(subject: SimulatedSubject, cohort_dir: Path, group: str) -> li
         rows.append(_row(subject, group, "LESIONS", "truth", "csv", tmp / "lesions.csv", tmp))
         (tmp / "subject.json").write_text(json.dumps({
             "subject": subject.subject_id, "group": group, "seed": subject.seed,
+            "anatomy": subject.folding.as_dict() if subject.folding else "mni",
             "lesions": [lesion.as_row() for lesion in subject.lesions],
             "rows": [row.__dict__ for row in rows],
         }, indent=1))
@@ -96,7 +97,7 @@ def _row(subject: SimulatedSubject, group: str, map_name: str, protocol: str, fm
 
 
 def write_lesion_table(lesions: list[Lesion], path: Path) -> Path:
-    fields = ["label", "kind", "centre_mm", "radii_mm", "t1_ms", "t2_ms", "pd_pct", "seed"]
+    fields = ["label", "kind", "centre_mm", "radii_mm", "t1_ms", "t2_ms", "pd_pct", "seed", "location"]
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()

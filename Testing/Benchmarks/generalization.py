@@ -1,0 +1,120 @@
+"""Generalization protocol (issue 16, docs/generalization.md): DL / bicubic / fast / routine against the
+phantom truth and against routine on simulated cohorts the models never saw — individual-looking anatomy
+(``quantsr simulate --anatomy folded``) and lesion families absent from training. Prints Markdown and writes
+every ROI to JSON.
+
+    .venv/bin/python Testing/Benchmarks/generalization.py --cohort /work/data/val_folded \\
+        --models Resources/Models --cache /work/data/dl_cache --json val.json > val.md
+
+Run it on the validation cohorts while choosing a recipe; on the test cohorts once, for the final numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from quantsr.engine import EngineOptions, SuperResolver
+from quantsr.mapkinds import MapKind
+from quantsr_training.generalization import ImageRow, Roi, measure_subject, summarise, write_json
+from quantsr_training.pairs import read_sources
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cohort", type=Path, action="append", required=True, help="simulated cohort (repeatable)")
+    parser.add_argument("--models", type=Path, default=ROOT / "Resources" / "Models",
+                        help="folder with quantsr_{t1,t2,pd}.safetensors (default: the bundled models)")
+    parser.add_argument("--maps", nargs="+", default=["T1", "T2", "PD"])
+    parser.add_argument("--cache", type=Path, help="cache DL outputs here (one file per model, subject, map)")
+    parser.add_argument("--json", type=Path, help="write every ROI and the summary here")
+    args = parser.parse_args()
+    rois: list[Roi] = []
+    images: list[ImageRow] = []
+    models = {}
+    for name in args.maps:
+        kind = MapKind.parse(name)
+        path = args.models / f"quantsr_{kind.value.lower()}.safetensors"
+        resolver = SuperResolver.from_file(path, EngineOptions())
+        models[kind.value] = {"file": str(path), "sha256": resolver.info.weights_sha256}
+        for cohort in args.cohort:
+            for source in read_sources(cohort, kind):
+                started = time.perf_counter()
+                found, image = measure_subject(cohort, source.subject, kind, resolver, args.cache)
+                rois += found
+                images.append(image)
+                print(f"  {cohort.name}/{source.subject} {kind.value}: {time.perf_counter() - started:.1f} s",
+                      file=sys.stderr)
+    summary = summarise(rois, images)
+    if args.json:
+        write_json(args.json, rois, images, summary)
+    print(markdown(summary, models, [str(c) for c in args.cohort]))
+    return 0
+
+
+def table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
+    lines = ["| " + " | ".join(title for _, title in columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(_cell(key, row.get(key)) for key, _ in columns) + " |")
+    return "\n".join(lines)
+
+
+def _cell(key: str, value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "**no**"
+    if not isinstance(value, float):
+        return str(value)
+    if "_vs_" in key or key.startswith("worst"):
+        return f"{value:+.2f}"  # signed errors (%)
+    if key.startswith(("ssim", "r2", "slope", "sensitivity", "false", "DL_not", "sign_p")):
+        return f"{value:.3f}" if not key.startswith("ssim") else f"{value:.4f}"
+    return f"{value:.2f}"
+
+
+def markdown(summary: dict, models: dict, cohorts: list[str]) -> str:
+    vs = [(f"{m}_vs_routine", f"{m} vs routine %") for m in ("DL", "bicubic", "fast")]
+    truth = [(f"{m}_vs_truth", f"{m} vs truth %") for m in ("DL", "bicubic", "fast", "routine")]
+    lesion_cols = [("n", "n"), *vs, *truth, ("worst_DL_vs_routine", "worst DL vs routine %"),
+                   ("negative", "DL < routine"), ("sign_p", "sign p"),
+                   ("DL_not_worse_than_bicubic", "share DL ≤ bicubic + 1 pp")]
+    parts = [
+        "Cohorts: " + ", ".join(cohorts),
+        "Models: " + ", ".join(f"{k} `{v['sha256'][:12]}`" for k, v in models.items()),
+        "\n### Tissue means (pure tissue, lesions excluded; bias %)\n",
+        table(summary["tissues"], [("map", "map"), ("anatomy", "anatomy"), ("tissue", "tissue"), ("n", "n"),
+                                   *vs, *truth]),
+        "\n### Brain image quality (PSNR / SSIM vs routine in brain, L = normalisation constant; RMSE vs truth)\n",
+        table(summary["images"], [("map", "map"), ("anatomy", "anatomy"), ("n", "n"), ("psnr_DL", "PSNR DL"),
+                                  ("psnr_bicubic", "PSNR bicubic"), ("ssim_DL", "SSIM DL"),
+                                  ("ssim_bicubic", "SSIM bicubic"), ("rmse_DL", "RMSE DL"),
+                                  ("rmse_bicubic", "RMSE bicubic"), ("rmse_fast", "RMSE fast"),
+                                  ("rmse_routine", "RMSE routine")]),
+        "\n### Lesions by kind (whole outline; mean % error)\n",
+        table(summary["kinds"], [("map", "map"), ("name", "kind"), *lesion_cols]),
+        "\n### Lesions by size class\n",
+        table(summary["sizes"], [("map", "map"), ("size_class", "size"), *lesion_cols]),
+        "\n### Lesions by place\n",
+        table(summary["locations"], [("map", "map"), ("location", "place"), *lesion_cols]),
+        "\n### All lesions\n",
+        table(summary["lesions_overall"], [("map", "map"), *lesion_cols]),
+        "\n### DL ~ routine (all ROIs) and tissue / region means slopes\n",
+        table(summary["agreement"], [("map", "map"), ("n_all", "ROIs"), ("slope_all", "slope DL (all)"),
+                                     ("r2_all", "R² DL (all)"), ("n_means", "tissue+region means"),
+                                     ("slope_means_DL", "slope DL"), ("slope_means_bicubic", "slope bicubic"),
+                                     ("slope_means_fast", "slope fast"), ("closes_half_gap", "DL closes ½ gap")]),
+        "\n### Trust flag vs lesions with |DL − routine| > 5 %\n",
+        table(summary["trust"], [("threshold_pct", "threshold %"), ("lesions", "lesions"), ("bad", "> 5 %"),
+                                 ("sensitivity", "sensitivity"), ("false_flag_rate", "false-flag rate")]),
+        "\n### Acceptance bars\n",
+        table(summary["criteria"], [("criterion", "criterion"), ("value", "value"), ("passed", "met")]),
+        f"\nPassed {sum(c['passed'] for c in summary['criteria'])} of {len(summary['criteria'])}.",
+    ]
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

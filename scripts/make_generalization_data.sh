@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The cohorts of the generalization protocol (issue 16, docs/generalization.md), from fixed seeds:
+#   bash scripts/make_generalization_data.sh DATA_DIR
+# training:   train_folded_a, train_folded_b (individual-looking folded anatomy), train_mni (MNI152 average
+#             brain) — patients carry 1–14 lesions of the randomised_full kind (every plausible value, size,
+#             outline and place);
+# validation: val_folded — every choice of recipe is made on it;
+# test:       test_folded, test_mni — generated once, looked at only for the final numbers.
+# Validation and test lesions are the evaluation families (small plaques, T2-dark foci, cysts, oedema,
+# juxtacortical, periventricular) plus the paper's three kinds; their anatomies are new subjects (new seeds).
+# Two cohorts are simulated side by side (1 thread each): ≈ 20 min on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${1:?data folder}
+Q=${QUANTSR_VENV:-.venv}/bin/quantsr
+EVAL=WMH,infarct,encephalomalacia,small_plaque,t2_dark,cyst,oedema,juxtacortical,periventricular
+export OMP_NUM_THREADS=1
+mkdir -p "$DATA"
+{
+  $Q simulate -o "$DATA/train_folded_a" --anatomy folded --subjects 6 --patients 8 --max-lesions 14 \
+    --lesion-kinds randomised_full --seed 5001
+  $Q simulate -o "$DATA/val_folded" --anatomy folded --subjects 1 --patients 3 --max-lesions 8 \
+    --lesion-kinds "$EVAL" --seed 6001
+} &
+first=$!
+$Q simulate -o "$DATA/train_folded_b" --anatomy folded --subjects 0 --patients 8 --max-lesions 14 \
+  --lesion-kinds randomised_full --seed 5003
+$Q simulate -o "$DATA/train_mni" --anatomy mni --subjects 2 --patients 4 --max-lesions 14 \
+  --lesion-kinds randomised_full --seed 5002
+$Q simulate -o "$DATA/test_folded" --anatomy folded --subjects 1 --patients 7 --max-lesions 8 \
+  --lesion-kinds "$EVAL" --seed 7001
+$Q simulate -o "$DATA/test_mni" --anatomy mni --subjects 1 --patients 2 --max-lesions 8 \
+  --lesion-kinds "$EVAL" --seed 7002
+wait "$first"
