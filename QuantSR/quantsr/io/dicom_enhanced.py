@@ -12,17 +12,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.sr.codedict import codes
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import generate_uid
 
 from .. import __version__
 from ..errors import OutputError
 from ..mapkinds import DICOM_STORED_SCALE, MapKind
 from ..volume import QuantMap
 from .atomic import atomic_directory
-from .dicom_write import save_part10
+from .dicom_write import new_part10_dataset, save_part10
 
 ENHANCED_MR_STORAGE = "1.2.840.10008.5.1.4.1.1.4.1"
 #: Frame Type values 3 and 4 per kind.
@@ -66,15 +66,7 @@ def write_enhanced_maps(maps: Sequence[tuple[QuantMap, np.ndarray]], folder, con
             raise OutputError("maps in one enhanced object need the same matrix", folder)
     sop_uid = sop_uid or generate_uid(UID_PREFIX)
     derived = derived_from is not None
-    ds = Dataset()
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ENHANCED_MR_STORAGE
-    meta.MediaStorageSOPInstanceUID = sop_uid
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = UID_PREFIX + "1"
-    meta.ImplementationVersionName = f"QUANTSR_{__version__}"[:16]
-    ds.file_meta = meta
-    ds.SpecificCharacterSet = "ISO_IR 100"
+    ds = new_part10_dataset(ENHANCED_MR_STORAGE, sop_uid)
     kinds = [q.kind for q, _ in maps]
     flavour, contrast = FRAME_TYPE[kinds[0]] if len(kinds) == 1 else ("MIXED", "MIXED")
     ds.ImageType = ["DERIVED", "PRIMARY", flavour, contrast]  # value 2 is PRIMARY only in enhanced objects

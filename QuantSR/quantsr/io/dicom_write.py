@@ -143,6 +143,20 @@ def write_series(
     return folder
 
 
+def new_part10_dataset(sop_class_uid: str, sop_uid: str) -> Dataset:
+    """An empty dataset with QuantSR's file meta (explicit VR little endian) and character set."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class_uid
+    meta.MediaStorageSOPInstanceUID = sop_uid
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationClassUID = UID_PREFIX + "1"
+    meta.ImplementationVersionName = f"QUANTSR_{__version__}"[:16]
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    return ds
+
+
 def save_part10(ds: Dataset, path: Path, folder: Path) -> None:
     """Write a conformant Part 10 file with either pydicom line Slicer bundles: pydicom 3 (Slicer ≥ 5.12) spells
     it ``enforce_file_format=True``, pydicom 2.4 (Slicer 5.10) ``write_like_original=False``."""
@@ -167,15 +181,7 @@ def _to_stored(qmap: QuantMap, folder: Path) -> np.ndarray:
 
 def _slice_dataset(qmap: QuantMap, k: int, pixels: np.ndarray, context: StudyContext, series_uid: str,
                    description: str, number: int, protocol: str, acq: AcquisitionInfo, sop_uid: str) -> Dataset:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = MRImageStorage
-    meta.MediaStorageSOPInstanceUID = sop_uid
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = UID_PREFIX + "1"
-    meta.ImplementationVersionName = f"QUANTSR_{__version__}"[:16]
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SpecificCharacterSet = "ISO_IR 100"
+    ds = new_part10_dataset(MRImageStorage, sop_uid)
     ds.SOPClassUID = MRImageStorage
     ds.SOPInstanceUID = sop_uid
     # Patient and study
