@@ -255,17 +255,6 @@ def _digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    import torch
-
-    from quantsr.model import Generator, GeneratorConfig
-    from quantsr.modelfile import ModelInfo, save_model
-
-    torch.manual_seed(0)
-    return save_model(Generator(GeneratorConfig(channels=4, residual_blocks=1)),
-                      ModelInfo(MapKind.T1, MapKind.T1.norm_physical, trained_on="test"),
-                      tmp_path_factory.mktemp("model") / "t1.safetensors")
 
 
 @pytest.mark.parametrize(("case", "build", "extra", "status", "message"), CASES, ids=[c[0] for c in CASES])

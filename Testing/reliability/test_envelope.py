@@ -23,14 +23,6 @@ from quantsr.modelfile import METADATA_KEY, ModelInfo, read_model_info, save_mod
 from quantsr.volume import QuantMap
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    torch.manual_seed(0)
-    return save_model(Generator(GeneratorConfig(channels=4, residual_blocks=1)),
-                      ModelInfo(MapKind.T1, MapKind.T1.norm_physical, trained_on="test"),
-                      tmp_path_factory.mktemp("model") / "t1.safetensors")
-
-
 def _t1(spacing: float, matrix: int, thickness: float = 5.0) -> QuantMap:
     return QuantMap(brain_like("T1", shape=(3, matrix, matrix)), spacing=(spacing, spacing, thickness),
                     kind=MapKind.T1)

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-import torch
 from helpers.dicom_factory import brain_like, oblique_direction, write_dicom_series
 from helpers.enhanced_factory import write_enhanced, write_field_map, write_weighted_enhanced
 from helpers.tools import require_tool
@@ -26,8 +25,6 @@ from quantsr.io.dicom_write import StudyContext, write_series
 from quantsr.io.images import read_image
 from quantsr.io.loader import describe_series, load_maps
 from quantsr.mapkinds import MapKind
-from quantsr.model import Generator, GeneratorConfig
-from quantsr.modelfile import ModelInfo, save_model
 from quantsr.volume import QuantMap
 
 
@@ -134,12 +131,6 @@ def test_field_map_frames_are_split_by_frame_type(tmp_path) -> None:
     assert table.count("not a map") == 2 and "B0 field map" in table and "T1-weighted" in table
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    return save_model(Generator(GeneratorConfig(channels=4, residual_blocks=1)),
-                      ModelInfo(MapKind.T1, MapKind.T1.norm_physical, trained_on="test"),
-                      tmp_path_factory.mktemp("model") / "t1.safetensors")
 
 
 def _three_maps() -> list[QuantMap]:
