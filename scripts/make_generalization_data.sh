@@ -5,10 +5,12 @@
 #             brain) — patients carry 1–14 lesions of the randomised_full kind (every plausible value, size,
 #             outline and place);
 # validation: val_folded — every choice of recipe is made on it;
-# test:       test_folded, test_mni — generated once, looked at only for the final numbers.
+# test:       test_folded, test_mni — generated once, looked at only for the v3 numbers;
+# test 2:     test2_folded, test2_mni — new seeds, generated once after the first test set had been used, for
+#             the numbers of the fast-scan consistency step chosen afterwards on validation (docs/generalization.md).
 # Validation and test lesions are the evaluation families (small plaques, T2-dark foci, cysts, oedema,
 # juxtacortical, periventricular) plus the paper's three kinds; their anatomies are new subjects (new seeds).
-# Two cohorts are simulated side by side (1 thread each): ≈ 20 min on 2 cores.
+# Two cohorts are simulated side by side (1 thread each): ≈ 30 min on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:?data folder}
@@ -31,4 +33,8 @@ $Q simulate -o "$DATA/test_folded" --anatomy folded --subjects 1 --patients 7 --
   --lesion-kinds "$EVAL" --seed 7001
 $Q simulate -o "$DATA/test_mni" --anatomy mni --subjects 1 --patients 2 --max-lesions 8 \
   --lesion-kinds "$EVAL" --seed 7002
+$Q simulate -o "$DATA/test2_folded" --anatomy folded --subjects 1 --patients 7 --max-lesions 8 \
+  --lesion-kinds "$EVAL" --seed 7101
+$Q simulate -o "$DATA/test2_mni" --anatomy mni --subjects 1 --patients 2 --max-lesions 8 \
+  --lesion-kinds "$EVAL" --seed 7102
 wait "$first"

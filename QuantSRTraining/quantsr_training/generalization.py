@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -119,7 +120,10 @@ def cached_dl(resolver: SuperResolver, fast: QuantMap, cache: Path | None, key: 
 
 
 def measure_subject(cohort: Path, subject: str, kind: MapKind, resolver: SuperResolver,
-                    cache: Path | None = None) -> tuple[list[Roi], ImageRow]:
+                    cache: Path | None = None,
+                    postprocess: Callable[[QuantMap, QuantMap], QuantMap] | None = None) -> tuple[list[Roi], ImageRow]:
+    """Every ROI of one subject and map, for DL / bicubic / fast / routine / truth. ``postprocess(dl, fast)``,
+    when given, is applied to the (cached, raw) network output — e.g. the fast-scan consistency step."""
     folder = cohort / subject
     (fast,) = load_maps(folder / "dicom" / "fast" / kind.value, kind=kind)
     (routine,) = load_maps(folder / "dicom" / "routine" / kind.value, kind=kind)
@@ -128,6 +132,8 @@ def measure_subject(cohort: Path, subject: str, kind: MapKind, resolver: SuperRe
     labels = np.rint(read_image(folder / "truth" / "labels.nrrd").array).astype(int)
     anatomy = _anatomy(folder)
     dl = cached_dl(resolver, fast, cache, f"{cohort.name}_{subject}_{kind.value}")
+    if postprocess is not None:
+        dl = postprocess(dl, fast)
     outputs = {"DL": dl.array, "bicubic": upsample(fast, 2, "bicubic").array,
                "fast": values_on_grid(fast, routine, sitk.sitkNearestNeighbor), "routine": routine.array}
     if not dl.same_geometry(routine):
@@ -137,7 +143,7 @@ def measure_subject(cohort: Path, subject: str, kind: MapKind, resolver: SuperRe
              "cortex_csf": cortex_next_to_csf(gm, csf, routine.spacing[0]) & healthy}
     rois = [_roi(subject, kind, "tissue", name, mask, outputs, truth, anatomy) for name, mask in masks.items()]
     regions = np.rint(cohort_regions(cohort, subject).array).astype(int)
-    for value, name in enumerate(PAPER_REGIONS, start=1):
+    for value, name in PAPER_REGIONS.items():  # label value → region name
         mask = (regions == value) & (gm >= 0.5) & healthy
         if mask.sum() >= 50:
             rois.append(_roi(subject, kind, "region", name, mask, outputs, truth, anatomy))

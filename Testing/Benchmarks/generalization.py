@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from quantsr.consistency import DEFAULT_EPS, fast_consistent
 from quantsr.engine import EngineOptions, SuperResolver
 from quantsr.mapkinds import MapKind
 from quantsr_training.generalization import ImageRow, Roi, measure_subject, summarise, write_json
@@ -32,19 +33,28 @@ def main() -> int:
     parser.add_argument("--maps", nargs="+", default=["T1", "T2", "PD"])
     parser.add_argument("--cache", type=Path, help="cache DL outputs here (one file per model, subject, map)")
     parser.add_argument("--json", type=Path, help="write every ROI and the summary here")
+    parser.add_argument("--fast-consistency", type=float, default=0.0, metavar="MM",
+                        help="apply the fast-scan consistency step with this σ in mm to the network output "
+                        "(quantsr.consistency, as `quantsr sr` does by default; 0: the raw network output)")
+    parser.add_argument("--fast-consistency-eps", type=float, default=DEFAULT_EPS,
+                        help=f"its guided filter's edge threshold (default {DEFAULT_EPS:g}; 0: plain Gaussian)")
     args = parser.parse_args()
+    sigma, eps = args.fast_consistency, args.fast_consistency_eps
+    postprocess = (lambda dl, fast: fast_consistent(dl, fast, sigma, eps or None)) if sigma > 0 else None
     rois: list[Roi] = []
     images: list[ImageRow] = []
     models = {}
     for name in args.maps:
         kind = MapKind.parse(name)
         path = args.models / f"quantsr_{kind.value.lower()}.safetensors"
-        resolver = SuperResolver.from_file(path, EngineOptions())
+        # The raw network output is cached; the consistency step (if asked for) is applied after the cache.
+        resolver = SuperResolver.from_file(path, EngineOptions(fast_consistency_mm=0.0))
         models[kind.value] = {"file": str(path), "sha256": resolver.info.weights_sha256}
         for cohort in args.cohort:
             for source in read_sources(cohort, kind):
                 started = time.perf_counter()
-                found, image = measure_subject(cohort, source.subject, kind, resolver, args.cache)
+                found, image = measure_subject(cohort, source.subject, kind, resolver, args.cache,
+                                               postprocess)
                 rois += found
                 images.append(image)
                 print(f"  {cohort.name}/{source.subject} {kind.value}: {time.perf_counter() - started:.1f} s",
@@ -52,7 +62,8 @@ def main() -> int:
     summary = summarise(rois, images)
     if args.json:
         write_json(args.json, rois, images, summary)
-    print(markdown(summary, models, [str(c) for c in args.cohort]))
+    consistency = f"fast-scan consistency σ = {sigma:g} mm, ε = {eps:g}" if sigma > 0 else "raw network output"
+    print(markdown(summary, models, [str(c) for c in args.cohort], consistency))
     return 0
 
 
@@ -75,7 +86,7 @@ def _cell(key: str, value: object) -> str:
     return f"{value:.2f}"
 
 
-def markdown(summary: dict, models: dict, cohorts: list[str]) -> str:
+def markdown(summary: dict, models: dict, cohorts: list[str], consistency: str) -> str:
     vs = [(f"{m}_vs_routine", f"{m} vs routine %") for m in ("DL", "bicubic", "fast")]
     truth = [(f"{m}_vs_truth", f"{m} vs truth %") for m in ("DL", "bicubic", "fast", "routine")]
     lesion_cols = [("n", "n"), *vs, *truth, ("worst_DL_vs_routine", "worst DL vs routine %"),
@@ -83,7 +94,7 @@ def markdown(summary: dict, models: dict, cohorts: list[str]) -> str:
                    ("DL_not_worse_than_bicubic", "share DL ≤ bicubic + 1 pp")]
     parts = [
         "Cohorts: " + ", ".join(cohorts),
-        "Models: " + ", ".join(f"{k} `{v['sha256'][:12]}`" for k, v in models.items()),
+        "Models: " + ", ".join(f"{k} `{v['sha256'][:12]}`" for k, v in models.items()) + f" ({consistency})",
         "\n### Tissue means (pure tissue, lesions excluded; bias %)\n",
         table(summary["tissues"], [("map", "map"), ("anatomy", "anatomy"), ("tissue", "tissue"), ("n", "n"),
                                    *vs, *truth]),

@@ -18,3 +18,17 @@ def test_report_without_statsmodels_names_the_extra(tmp_path, monkeypatch, capsy
     assert "quantsr[stats]" in err and "statsmodels" in err
     assert "Traceback" not in err
     assert not (tmp_path / "report").exists()
+
+
+def test_cached_subjects_are_stale_when_the_consistency_setting_changes(tmp_path) -> None:
+    """A subject measured with the fast-scan consistency step on must not be reused for a run with it off."""
+    from quantsr.engine import EngineOptions, SuperResolver
+    from quantsr.mapkinds import MapKind
+    from quantsr.report.run import report_config
+
+    resolvers = {MapKind.T1: SuperResolver.for_kind(MapKind.T1, None, EngineOptions(device="cpu"))}
+    default = report_config(resolvers, "niqe", "ssim", EngineOptions())
+    raw = report_config(resolvers, "niqe", "ssim", EngineOptions(fast_consistency_mm=0.0))
+    assert default != raw
+    assert default["fast_consistency"] == [1.0, 0.01] and raw["fast_consistency"] == [0.0, 0.01]
+    assert report_config({}, "niqe", "ssim", EngineOptions())["fast_consistency"] is None  # no DL, nothing to differ

@@ -76,7 +76,8 @@ def test_training_reads_only_train_subjects(tiny_config) -> None:
 def test_export_then_core_inference_matches_the_trained_generator(tiny_config, tiny_manifest, tmp_path) -> None:
     last = Trainer(tiny_config).fit()
     model_path = export_checkpoint(last, tmp_path / "t1.safetensors")
-    resolver = SuperResolver.from_file(model_path, EngineOptions(device="cpu"))
+    raw = EngineOptions(device="cpu", fast_consistency_mm=0.0)  # the generator as trained, no consistency step
+    resolver = SuperResolver.from_file(model_path, raw)
     assert resolver.info.map_kind is MapKind.T1 and resolver.info.training["iteration"] == 8
     fast = read_image(tiny_manifest.parent / "s01" / "fast_T1.nrrd")
     result = resolver.run(fast)

@@ -1,0 +1,91 @@
+"""Choose the fast-scan consistency step's settings on the validation cohort (issue 16, docs/generalization.md):
+the acceptance bars passed for each setting, side by side. Validation only — never run it on the test cohorts.
+
+    .venv/bin/python Testing/Benchmarks/consistency_sweep.py --cohort /work/data/val_folded \\
+        --cache /work/data/dl_cache --setting none --setting 1:0.01 --setting 1:gauss --setting 1:0.01:forward
+
+A setting is ``SIGMA_MM:EPS[:forward]``: EPS a number (guided filter) or ``gauss`` (plain Gaussian low-pass);
+``forward`` compares with the fast map's forward model of DL (2×2 mean, cubic upsampling) instead of DL itself —
+a variant that was tried and not kept. ``none`` is the raw network output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from quantsr.baselines import upsample
+from quantsr.consistency import fast_consistent, guided_lowpass, lowpass_in_plane
+from quantsr.engine import EngineOptions, SuperResolver
+from quantsr.mapkinds import MapKind
+from quantsr.volume import QuantMap
+from quantsr_training.generalization import ImageRow, Roi, measure_subject, summarise
+from quantsr_training.pairs import read_sources
+
+ROOT = Path(__file__).resolve().parents[2]
+Postprocess = Callable[[QuantMap, QuantMap], QuantMap] | None
+
+
+def forward_consistent(dl: QuantMap, fast: QuantMap, sigma_mm: float, eps: float | None) -> QuantMap:
+    """The variant: DL + F_σ(B − up(down(DL))), i.e. consistency with the fast map's forward model of DL."""
+    k, h, w = fast.shape
+    values = dl.array.astype(np.float32)
+    simulated = upsample(fast.with_array(values.reshape(k, h, 2, w, 2).mean(axis=(2, 4))), 2, "bicubic").array
+    residual = upsample(fast, 2, "bicubic").array - simulated
+    if eps is None:
+        values += lowpass_in_plane(residual, sigma_mm, dl.spacing[:2])
+    else:
+        guide = np.log(np.maximum(values, 0.0) + 0.01 * dl.kind.norm_physical)
+        values += guided_lowpass(guide, residual, sigma_mm, dl.spacing[:2], eps)
+    return dl.with_array(np.maximum(values, 0.0))
+
+
+def parse_setting(text: str) -> Postprocess:
+    if text == "none":
+        return None
+    parts = text.split(":")
+    sigma = float(parts[0])
+    eps = None if parts[1] == "gauss" else float(parts[1])
+    if len(parts) > 2 and parts[2] == "forward":
+        return lambda dl, fast: forward_consistent(dl, fast, sigma, eps)
+    return lambda dl, fast: fast_consistent(dl, fast, sigma, eps)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cohort", type=Path, action="append", required=True)
+    parser.add_argument("--models", type=Path, default=ROOT / "Resources" / "Models")
+    parser.add_argument("--cache", type=Path, help="raw DL outputs are cached here (as generalization.py)")
+    parser.add_argument("--setting", action="append", required=True, help="SIGMA_MM:EPS[:forward] or none")
+    args = parser.parse_args()
+    settings = {text: parse_setting(text) for text in args.setting}
+    found: dict[str, tuple[list[Roi], list[ImageRow]]] = {text: ([], []) for text in settings}
+    for name in ("T1", "T2", "PD"):
+        kind = MapKind.parse(name)
+        resolver = SuperResolver.from_file(args.models / f"quantsr_{kind.value.lower()}.safetensors",
+                                           EngineOptions(fast_consistency_mm=0.0))
+        for cohort in args.cohort:
+            for source in read_sources(cohort, kind):
+                for text, postprocess in settings.items():
+                    rois, image = measure_subject(cohort, source.subject, kind, resolver, args.cache, postprocess)
+                    found[text][0].extend(rois)
+                    found[text][1].append(image)
+                print(f"  {cohort.name}/{source.subject} {name}", file=sys.stderr)
+    criteria = {text: summarise(*found[text])["criteria"] for text in settings}
+    print("| criterion | " + " | ".join(f"`{text}`" for text in settings) + " |")
+    print("|---|" + "---|" * len(settings))
+    first = criteria[args.setting[0]]
+    for index, row in enumerate(first):
+        cells = [("" if c[index]["passed"] else "**✗** ") + c[index]["value"] for c in criteria.values()]
+        print(f"| {row['criterion']} | " + " | ".join(cells) + " |")
+    totals = [f"{sum(c['passed'] for c in rows)} / {len(rows)}" for rows in criteria.values()]
+    print("| **bars met** | " + " | ".join(totals) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
