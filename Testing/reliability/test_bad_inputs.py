@@ -18,7 +18,7 @@ from helpers.dicom_factory import brain_like, oblique_direction, write_dicom_ser
 from pydicom.data import get_testdata_file
 
 from quantsr.cli import main
-from quantsr.io.images import write_image
+from quantsr.io.images import read_image, write_image
 from quantsr.mapkinds import MapKind
 from quantsr.volume import QuantMap
 
@@ -281,24 +281,69 @@ def test_corpus_has_at_least_25_cases() -> None:
     assert len(CASES) >= 25
 
 
-def test_output_inside_input_and_disk_full(tmp_path, capsys, monkeypatch) -> None:
-    write_image(QuantMap(brain_like("T1"), kind=MapKind.T1), tmp_path / "in" / "t1.nrrd")
-    assert main(["sr", str(tmp_path / "in"), "-o", str(tmp_path / "in" / "x.nrrd"), "--method", "bicubic"]) == 1
-    source = tmp_path / "in" / "t1.nrrd"
-    assert main(["sr", str(source), "-o", str(source), "--method", "bicubic"]) == 1
-    assert "inside the input" in capsys.readouterr().err
+# Cases 31–34 of docs/reliability.md need an injected fault or a model, so they are tests of their own; each
+# is held to the same four checks as the table above (_assert_refused).
 
-    def disk_full(*args, **kwargs):
+
+def _run(args: list[str], capsys, caplog) -> tuple[int, str]:
+    """`quantsr ARGS` as a user runs it: the exit status and everything it said (stdout, stderr, log)."""
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="quantsr"):
+        status = main(args)
+    captured = capsys.readouterr()
+    return status, captured.out + captured.err + caplog.text
+
+
+def _assert_refused(status: int, said: str, expected: list[str], source: Path, before: str, written: Path) -> None:
+    """The documented checks: exit 1 with the message, no traceback, the input's bytes unchanged, and nothing
+    (no partial or temporary file) under ``written``, the folder the output would have gone to."""
+    assert status == 1, said
+    for part in expected:
+        assert part in said, f"expected {part!r} in {said!r}"
+    assert "Traceback" not in said
+    assert _digest(source) == before  # inputs are never modified
+    if written == source or written in source.parents:
+        return  # the output would have gone into the input: the unchanged digest above covers "nothing written"
+    assert not written.exists() or not list(written.rglob("*")), list(written.rglob("*"))
+
+
+@pytest.mark.parametrize("where", ["inside the input folder", "equal to the input file"])
+def test_case_31_output_inside_the_input_is_refused(where, tmp_path, capsys, caplog) -> None:
+    """A DICOM folder with the output inside it, and an NRRD map with itself as the output."""
+    if where == "inside the input folder":
+        given = folder = _series(tmp_path / "in")
+        target = folder / "x.nrrd"
+    else:
+        folder = tmp_path / "in"
+        given = target = write_image(QuantMap(brain_like("T1"), kind=MapKind.T1), folder / "t1.nrrd")
+    names = sorted(p.name for p in folder.iterdir())
+    before = _digest(folder)
+    status, said = _run(["sr", str(given), "-o", str(target), "--method", "bicubic"], capsys, caplog)
+    _assert_refused(status, said, [f"{target}: output would be written inside the input"], folder, before, folder)
+    assert sorted(p.name for p in folder.iterdir()) == names
+
+
+def test_case_32_disk_full_leaves_no_partial_or_temporary_file(tmp_path, capsys, caplog, monkeypatch) -> None:
+    source = write_image(QuantMap(brain_like("T1"), kind=MapKind.T1), tmp_path / "in" / "t1.nrrd")
+    before = _digest(source)
+    attempted: list[Path] = []
+
+    def disk_full(image, path, *args, **kwargs):  # a writer that gets half-way, then the disk is full
+        attempted.append(Path(path))
+        Path(path).write_bytes(b"NRRD0004\n partial")
         raise RuntimeError("ITK ERROR: No space left on device")
 
     monkeypatch.setattr(sitk, "WriteImage", disk_full)
-    assert main(["sr", str(source), "-o", str(tmp_path / "out" / "t1_sr.nrrd"), "--method", "bicubic"]) == 1
-    assert "No space left on device" in capsys.readouterr().err
-    assert not [p for p in (tmp_path / "out").iterdir()]  # no partial or temporary file
+    out = tmp_path / "out" / "t1_sr.nrrd"
+    status, said = _run(["sr", str(source), "-o", str(out), "--method", "bicubic"], capsys, caplog)
+    _assert_refused(status, said, [f"{out}: cannot write image", "No space left on device"], source, before,
+                    tmp_path / "out")
+    assert attempted and all(path != out and not path.exists() for path in attempted)  # temporary, then removed
 
 
-def test_unreadable_file_is_named(tmp_path, capsys, monkeypatch) -> None:
+def test_case_33_unreadable_file_is_named(tmp_path, capsys, caplog, monkeypatch) -> None:
     folder = _series(tmp_path / "in")
+    before = _digest(folder)
     victim = sorted(folder.iterdir())[1]
     real_open = Path.open
 
@@ -308,15 +353,31 @@ def test_unreadable_file_is_named(tmp_path, capsys, monkeypatch) -> None:
         return real_open(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "open", deny)  # root ignores chmod: inject the OS error instead
-    assert main(["sr", str(folder), "-o", str(tmp_path / "o.nrrd"), "--method", "bicubic"]) == 1
-    err = capsys.readouterr().err
-    assert victim.name in err and "Permission denied" in err
+    status, said = _run(["sr", str(folder), "-o", str(tmp_path / "out" / "o.nrrd"), "--method", "bicubic"],
+                        capsys, caplog)
+    monkeypatch.undo()  # read the input back with the real open
+    _assert_refused(status, said, [f"{victim}: skipped: cannot read (Permission denied)"], folder, before,
+                    tmp_path / "out")
 
 
-def test_map_on_the_wrong_scale_is_refused_by_the_model(tmp_path, tiny_model, capsys) -> None:
-    """A T1 map left on the stored scale (×10) does not match the model's normalisation."""
-    write_image(QuantMap(brain_like("T1") * 10, kind=MapKind.T1), tmp_path / "t1_stored_scale.nrrd")
-    out = tmp_path / "out.nrrd"
-    assert main(["sr", str(tmp_path / "t1_stored_scale.nrrd"), "-o", str(out), "--model", str(tiny_model)]) == 1
-    assert "does not match the model's normalisation" in capsys.readouterr().err
-    assert not out.exists()
+def test_case_34_map_on_the_stored_scale_is_refused_and_force_runs_it(tmp_path, tiny_model, capsys, caplog) -> None:
+    """A T1 map left on the stored DICOM scale (×10) does not match the model's normalisation: refused, nothing
+    written; `--force` runs it anyway, clipping to the model's range and saying how many voxels it clipped."""
+    stored = brain_like("T1") * 10
+    source = write_image(QuantMap(stored, kind=MapKind.T1), tmp_path / "in" / "t1_stored_scale.nrrd")
+    before = _digest(source)
+    out = tmp_path / "out" / "t1_sr.nrrd"
+    args = ["sr", str(source), "-o", str(out), "--model", str(tiny_model)]
+    above = 100 * np.count_nonzero(stored > MapKind.T1.norm_physical) / np.count_nonzero(stored > 0)
+    status, said = _run(args, capsys, caplog)
+    _assert_refused(status, said, [f"{source}: {above:.0f} % of the map's voxels exceed the model's range 0–4500 ms",
+                                   "does not match the model's normalisation"], source, before, tmp_path / "out")
+
+    status, said = _run([*args, "--force"], capsys, caplog)
+    assert status == 0, said
+    assert "Traceback" not in said and _digest(source) == before
+    outside = np.count_nonzero((stored < 0) | (stored > MapKind.T1.norm_physical))
+    assert f"{outside} voxels lie outside the model's range 0–4500 ms and were clipped" in said
+    result = read_image(out)
+    assert result.kind is MapKind.T1 and result.shape == (stored.shape[0], 2 * stored.shape[1], 2 * stored.shape[2])
+    assert np.isfinite(result.array).all()

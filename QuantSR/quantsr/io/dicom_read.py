@@ -144,7 +144,8 @@ def list_dicom_files(path: Path, problems: list[tuple[Path, str]] | None = None)
         return [path], []
     if not path.is_dir():
         raise InputError("no such file or folder", path)
-    dicom, other = [], []
+    dicom: list[Path] = []
+    other: list[Path] = []
     for candidate in sorted(p for p in path.rglob("*") if p.is_file()):
         if candidate.name.startswith("."):
             continue
@@ -223,7 +224,11 @@ def scan(path: str | Path) -> Discovery:
     for uid in list(groups):
         members = groups[uid]
         if not members:  # every image of the series lacks pixel data
-            series.append(_broken_series(uid, first_headers[uid], broken[uid]))
+            try:
+                with _reading(broken[uid][0]):  # its header may be damaged too (fuzz finding, test_fuzz.py)
+                    series.append(_broken_series(uid, first_headers[uid], broken[uid]))
+            except InputError as exc:
+                problems.append((broken[uid][0], _reason(exc)))
             continue
         try:
             with _reading(members[0][0].parent):
@@ -463,7 +468,18 @@ def read_series(info: SeriesInfo, kind: MapKind | None = None, force: bool = Fal
     """Read one discovered series: slices sorted along the normal, spacing from positions.
 
     A series whose header says it is no map, or whose values do not fit the kind, is refused unless
-    ``force`` (the user's ``--map`` plus ``--force``)."""
+    ``force`` (the user's ``--map`` plus ``--force``).
+
+    Args:
+        info: a series from :func:`scan` / :func:`discover_series` (classic files or enhanced frames).
+        kind: the kind to read it as; None: the detected one.
+        force: read it even when it does not look like a map.
+
+    Returns:
+        float32 (slices, rows, columns) in physical units (stored values × RescaleSlope + intercept, or the Real
+        World Value Mapping), origin / spacing / direction (LPS, mm) from the slice positions and orientation;
+        the metadata keeps the study, series and SOP instance UIDs the derived series will reference.
+    """
     if info.problem:
         raise InputError(info.problem, info.problem_path or info.files[0])
     if info.not_a_map and not force:
@@ -484,6 +500,8 @@ def read_series(info: SeriesInfo, kind: MapKind | None = None, force: bool = Fal
 
 def read_slices(files: Sequence[Path], kind: MapKind = MapKind.UNKNOWN, description: str = "",
                 kind_source: str = "") -> QuantMap:
+    """The classic (one file per slice) series made of ``files``, as :func:`read_series` reads it, without
+    discovery; ``kind`` and ``description`` as the caller knows them, ``kind_source`` noted in the metadata."""
     if not files:
         raise InputError("the series has no files")
     return _read_frames([FrameRef(Path(f)) for f in files], kind, description, kind_source)
@@ -560,8 +578,8 @@ def _stack(frames: Sequence[FrameRef], datasets: dict[Path, pydicom.Dataset], ki
     ordered_refs = [s[4] for s in slices]
     metadata = _metadata(datasets[first_ref.path], [datasets[r.path] for r in ordered_refs], description)
     metadata["kind_source"] = kind_source
-    if first_ref.frame is not None:
-        metadata["source_frames"] = [r.frame + 1 for r in ordered_refs]  # 1-based, as ReferencedFrameNumber
+    if first_ref.frame is not None:  # an enhanced object: every slice is one of its frames
+        metadata["source_frames"] = [r.frame + 1 for r in ordered_refs if r.frame is not None]  # 1-based
         metadata["slice_thickness"] = float(first.get("SliceThickness", 0) or 0)
     if kind is MapKind.UNKNOWN and (guess := kind_from_values(array)) is not None:
         kind, metadata["kind_source"] = guess, "values"
