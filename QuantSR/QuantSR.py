@@ -467,19 +467,19 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
 
 class QuantSRLogic(ScriptedLoadableModuleLogic):
-    """Slicer-side Logic: the parameter node, plus everything in :class:`QuantSRLib.logic.QuantSRCoreLogic`
+    """Slicer-side Logic: the parameter node, plus everything in :class:`QuantSRLib.logic.QuantSRSceneLogic`
     (delegated, so quantsr and its libraries load when the Logic is first made, not at Slicer start)."""
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
-        from QuantSRLib.logic import QuantSRCoreLogic
+        from QuantSRLib.logic import QuantSRSceneLogic
 
-        self.core = QuantSRCoreLogic(slicer.mrmlScene)
+        self.scene_logic = QuantSRSceneLogic(slicer.mrmlScene)
 
     def __getattr__(self, name: str):
-        if name == "core":  # not set yet: no recursion
+        if name == "scene_logic":  # not set yet: no recursion
             raise AttributeError(name)
-        return getattr(self.core, name)
+        return getattr(self.scene_logic, name)
 
     def getParameterNode(self):
         return QuantSRParameterNode(super().getParameterNode())

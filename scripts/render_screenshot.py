@@ -12,8 +12,8 @@ between runs). The data: ``simulate_subject("sub-001", seed=7, n_lesions=3)``; i
 by the bundled model (``SuperResolver.for_kind``) on the slab of slices around the one shown (the model works
 slice by slice, so the shown slice is what a whole-volume run gives). The images come from Slicer's own
 display pipeline (slicer-core: ``vtkMRMLSliceLogic`` reslicing each volume node through its display node,
-window / level and colour node set by ``QuantSRCoreLogic.apply_display``); the means come from
-``QuantSRCoreLogic.measure_rois``. Annotations (view bars, ROI outline, legend, table) are drawn with VTK in
+window / level and colour node set by ``QuantSRSceneLogic.apply_display``); the means come from
+``QuantSRSceneLogic.measure_rois``. Annotations (view bars, ROI outline, legend, table) are drawn with VTK in
 an offscreen render window, placed the way Slicer draws them.
 """
 
@@ -38,7 +38,7 @@ from vtk.util.numpy_support import vtk_to_numpy  # noqa: E402
 
 from quantsr.mapkinds import MapKind  # noqa: E402
 from quantsr.volume import QuantMap  # noqa: E402
-from QuantSRLib.logic import COLOR_NODES, QuantSRCoreLogic  # noqa: E402
+from QuantSRLib.logic import COLOR_NODES, QuantSRSceneLogic  # noqa: E402
 from QuantSRLib.nodes import volume_node_from_map  # noqa: E402
 from QuantSRLib.views import VIEW_COLORS, VIEW_GROUP, VIEW_LABELS, VIEW_TAGS  # noqa: E402
 
@@ -84,7 +84,7 @@ def simulate_study(kind: MapKind, cache: Path | None = None) -> Study:
         with cache.open("rb") as handle:
             subject = pickle.load(handle)
     else:
-        from quantsr.simulate.cohort import simulate_subject
+        from quantsr.simulate.subject import simulate_subject
 
         started = time.perf_counter()
         subject = simulate_subject(SUBJECT, seed=SEED, n_lesions=LESIONS)
@@ -133,7 +133,7 @@ def build_scene(study: Study, colormap: str
     _KEEP_ALIVE.append(colors)
     if scene.GetNodeByID(COLOR_NODES.get(colormap, "")) is None:
         raise SystemExit(f"colour map {colormap!r} is not available in slicer-core (try grey or rainbow)")
-    logic = QuantSRCoreLogic(scene)
+    logic = QuantSRSceneLogic(scene)
     kind = study.fast.kind
     nodes = []
     for protocol, qmap in zip(PROTOCOLS, (study.fast, study.dl, study.routine), strict=True):
@@ -271,7 +271,7 @@ def _legend(renderer: vtk.vtkRenderer, node: slicer.vtkMRMLScalarVolumeNode, tit
 def roi_means(scene: slicer.vtkMRMLScene, nodes: list[slicer.vtkMRMLScalarVolumeNode],
               roi: slicer.vtkMRMLMarkupsROINode) -> dict[str, tuple[float, float, int]]:
     """(mean, SD, voxels) per protocol from the module's own measurement."""
-    rows, _table, _summary = QuantSRCoreLogic(scene).measure_rois(nodes, rois=[roi])
+    rows, _table, _summary = QuantSRSceneLogic(scene).measure_rois(nodes, rois=[roi])
     return {row.protocol: (row.mean, row.sd, row.voxels) for row in rows}
 
 

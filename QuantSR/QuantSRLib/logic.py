@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from quantsr.engine import CancelToken
     from quantsr.mapkinds import MapKind
     from quantsr.roi import RoiStats
+    from quantsr.volume import QuantMap
 
     from .runner import SRTask
     from .synthetic import MapNodes
@@ -30,7 +31,9 @@ COLOR_NODES = {"grey": "vtkMRMLColorTableNodeGrey", "viridis": "vtkMRMLColorTabl
                "rainbow": "vtkMRMLColorTableNodeRainbow"}
 
 
-class QuantSRCoreLogic:
+class QuantSRSceneLogic:
+    """The module's Logic on one MRML scene (``slicer.mrmlScene`` by default): no Qt, no ``slicer.app``."""
+
     def __init__(self, scene: slicer.vtkMRMLScene | None = None) -> None:
         self.scene = scene if scene is not None else slicer.mrmlScene
         self._trust_cache: TrustCache | None = None
@@ -51,11 +54,15 @@ class QuantSRCoreLogic:
         from quantsr.errors import InputError
         from quantsr.io.loader import load_maps
 
-        from .nodes import volume_node_from_map
-
         if path is None or not str(path).strip():
             raise InputError(f"choose the {protocol} scan's folder or file first")
-        maps = load_maps(path, kind=kind)
+        return self.add_maps(load_maps(path, kind=kind), protocol)
+
+    def add_maps(self, maps: Sequence[QuantMap], protocol: str) -> list[slicer.vtkMRMLScalarVolumeNode]:
+        """Maps already read (``QuantMap``s, e.g. by ``quantsr view``) as volume nodes "T1 fast", ... with the
+        per-map display, and the fast acquisition matrix the trust map's forward model needs."""
+        from .nodes import volume_node_from_map
+
         nodes = [volume_node_from_map(self.scene, m, f"{m.kind.value} {protocol}", protocol) for m in maps]
         for node, qmap in zip(nodes, maps, strict=True):
             self.apply_display(node)
@@ -66,18 +73,10 @@ class QuantSRCoreLogic:
 
     def apply_display(self, node: slicer.vtkMRMLScalarVolumeNode, colormap: str = "grey") -> None:
         """Per-map window in physical units (e.g. T1 0–4000 ms) and a colour map."""
-        from .nodes import node_kind
+        from .nodes import node_kind, set_window
 
-        kind = node_kind(node)
-        if node.GetDisplayNode() is None:
-            node.CreateDefaultDisplayNodes()
-        display = node.GetDisplayNode()
-        if display is None:
-            return
-        low, high = kind.display_range
-        display.AutoWindowLevelOff()
-        display.SetWindowLevelMinMax(low, high)
-        display.SetAndObserveColorNodeID(COLOR_NODES.get(colormap, COLOR_NODES["grey"]))
+        low, high = node_kind(node).display_range
+        set_window(node, low, high, COLOR_NODES.get(colormap, COLOR_NODES["grey"]))
 
     # -- super-resolution ---------------------------------------------------------------------
     def slot_kinds(self, slots: Mapping[MapKind | str, slicer.vtkMRMLScalarVolumeNode | None]
@@ -228,8 +227,9 @@ class QuantSRCoreLogic:
         summary table of paired t-tests (DL vs routine, fast vs routine) per map. ``trust_pairs`` (DL node
         ID → its fast node) adds the "consistency (%)" and "flag" columns (quantsr.trust)."""
         from quantsr.errors import InputError
+        from quantsr.roi import paired_tests
 
-        from .measure import TABLE_COLUMNS, VolumeEntry, fill_table, measure, paired_tests, stats_records
+        from .measure import TABLE_COLUMNS, VolumeEntry, fill_table, measure, stats_records
 
         if not rois and segmentation is None:
             raise InputError("no ROI to measure: place a Markups ROI or draw a segment first")
@@ -356,26 +356,7 @@ class QuantSRCoreLogic:
     def batch_measure(self, labels_path: str | Path, studies: dict[str, dict[str, str | Path]],
                       csv_path: str | Path) -> tuple[list[RoiStats], list[StudyResult]]:
         """Measure one saved label map (NRRD / .seg.nrrd labelmap, in physical space) on several studies,
-        each given as {protocol: path}; rows gain the study name in ``description``."""
-        from quantsr.batch import StudyResult, summary_table
-        from quantsr.errors import QuantSRError
-        from quantsr.io.images import read_image
-        from quantsr.io.loader import load_maps
-        from quantsr.mapkinds import MapKind
-        from quantsr.roi import measure_labels, write_stats_csv
+        each given as {protocol: path}; rows gain the study name in ``description`` (``quantsr.roibatch``)."""
+        from quantsr.roibatch import batch_measure
 
-        labels = read_image(labels_path, kind=MapKind.UNKNOWN)
-        results, rows = [], []
-        for study, protocols in studies.items():
-            try:
-                volumes = {protocol: load_maps(path) for protocol, path in protocols.items()}
-                for row in measure_labels(labels, volumes):
-                    row.description = study
-                    rows.append(row)
-                results.append(StudyResult(study, "done"))
-            except QuantSRError as exc:
-                results.append(StudyResult(study, "failed", str(exc)))
-                log.error("%s: %s", study, exc)
-        write_stats_csv(rows, csv_path)
-        log.info(summary_table(results))
-        return rows, results
+        return batch_measure(labels_path, studies, csv_path)

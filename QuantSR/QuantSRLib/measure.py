@@ -1,5 +1,6 @@
 """Paired ROI measurement on MRML: Markups ROI boxes and segments, replicated in physical space on every
-volume (fast, DL, routine) and every map, into a table node, with per-map paired t-tests across ROIs."""
+volume (fast, DL, routine) and every map, into a table node (the per-map paired t-tests across ROIs are the
+core's ``quantsr.roi.paired_tests``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import slicer
 import vtk
 
 from quantsr.roi import RoiStats, box_mask, region_stats
-from quantsr.stats import paired_t_test
 
 from .nodes import LPS_TO_RAS, map_from_volume_node
 
@@ -80,32 +80,6 @@ def measure(scene: slicer.vtkMRMLScene, volumes: list[VolumeEntry],
         for name, description, mask in roi_masks(scene, entry.node, rois, segmentation):
             rows.append(region_stats(qmap, mask, name, entry.protocol, description))
     return rows
-
-
-def paired_tests(rows: list[RoiStats], reference: str = "routine") -> list[dict]:
-    """Per map and protocol: paired t-test of ROI means against ``reference`` (``quantsr.stats``)."""
-    results = []
-    for map_name in dict.fromkeys(r.map for r in rows):
-        by_protocol: dict[str, dict[str, float]] = {}
-        for r in rows:
-            if r.map == map_name and r.voxels > 0:
-                by_protocol.setdefault(r.protocol, {})[r.roi] = r.mean
-        if reference not in by_protocol:
-            continue
-        for protocol, means in by_protocol.items():
-            if protocol == reference:
-                continue
-            shared = sorted(set(means) & set(by_protocol[reference]))
-            a = np.array([means[k] for k in shared])
-            b = np.array([by_protocol[reference][k] for k in shared])
-            entry = {"map": map_name, "comparison": f"{protocol} vs {reference}", "rois": len(shared),
-                     "mean_difference": float(np.mean(a - b)) if shared else float("nan"),
-                     "t": float("nan"), "p": float("nan")}
-            if len(shared) >= 2 and np.any(a != b):
-                test = paired_t_test(a, b)  # the same function the analysis report uses
-                entry["t"], entry["p"] = test.t, test.p
-            results.append(entry)
-    return results
 
 
 def fill_table(table: slicer.vtkMRMLTableNode, records: list[dict], columns: list[str]) -> slicer.vtkMRMLTableNode:

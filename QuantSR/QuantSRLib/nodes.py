@@ -35,6 +35,21 @@ def volume_node_from_map(scene: slicer.vtkMRMLScene, qmap: QuantMap, name: str, 
     return node
 
 
+def set_window(node: slicer.vtkMRMLScalarVolumeNode, low: float, high: float, color_node_id: str) -> bool:
+    """A fixed window from ``low`` to ``high`` (auto window/level off) and the colour table ``color_node_id`` on the
+    node's display, created when missing (every fixed window in the module goes through here); False when the
+    node gets no display (no image data)."""
+    if node.GetDisplayNode() is None:
+        node.CreateDefaultDisplayNodes()
+    display = node.GetDisplayNode()
+    if display is None:
+        return False
+    display.AutoWindowLevelOff()
+    display.SetWindowLevelMinMax(low, high)
+    display.SetAndObserveColorNodeID(color_node_id)
+    return True
+
+
 def map_from_volume_node(node: slicer.vtkMRMLScalarVolumeNode, kind: MapKind | None = None) -> QuantMap:
     """The node's voxels and geometry as a QuantMap; kind from ``kind``, the node attribute or its name."""
     if node is None or node.GetImageData() is None:

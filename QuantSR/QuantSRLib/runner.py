@@ -22,7 +22,7 @@ import slicer
 if TYPE_CHECKING:
     from quantsr.mapkinds import MapKind
 
-    from .logic import QuantSRCoreLogic
+    from .logic import QuantSRSceneLogic
 
 WORKER = Path(__file__).with_name("worker.py")
 
@@ -63,7 +63,7 @@ class SRTask:
     """One Apply: inputs written to a temporary folder, the worker started, polled, then outputs added to the
     scene only when every map succeeded (a failure or cancel leaves the scene as it was)."""
 
-    def __init__(self, logic: QuantSRCoreLogic, slots: Mapping[MapKind, slicer.vtkMRMLScalarVolumeNode],
+    def __init__(self, logic: QuantSRSceneLogic, slots: Mapping[MapKind, slicer.vtkMRMLScalarVolumeNode],
                  method: str = "dl", model_paths: Mapping[MapKind, Path] | None = None, device: str = "auto",
                  runtime: str = "torch", python: str | None = None) -> None:
         self.logic = logic

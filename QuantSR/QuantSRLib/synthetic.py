@@ -14,7 +14,7 @@ from quantsr.mapkinds import QUANT_KINDS, MapKind
 from quantsr.synth import PRESETS, Contrast, contrast, synthesize
 from quantsr.volume import QuantMap
 
-from .nodes import map_from_volume_node, volume_node_from_map
+from .nodes import map_from_volume_node, set_window, volume_node_from_map
 
 SOURCES = ("fast", "DL", "routine")  # protocol labels, as in the node names "T1 fast", "T1 DL", ...
 CONTRAST_ATTRIBUTE = "QuantSR.SyntheticContrast"  # "FLAIR": marks a synthetic volume and names its preset
@@ -139,12 +139,7 @@ def share_window(nodes: Iterable[slicer.vtkMRMLScalarVolumeNode | None]) -> tupl
     signed = any(is_signed(n.GetAttribute(CONTRAST_ATTRIBUTE) or "") for n in nodes)
     low, high = auto_window((slicer.util.arrayFromVolume(n) for n in nodes), signed)
     for node in nodes:
-        if node.GetDisplayNode() is None:
-            node.CreateDefaultDisplayNodes()
-        display = node.GetDisplayNode()
-        display.AutoWindowLevelOff()
-        display.SetWindowLevelMinMax(low, high)
-        display.SetAndObserveColorNodeID(GREY)
+        set_window(node, low, high, GREY)
     return low, high
 
 

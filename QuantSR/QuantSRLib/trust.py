@@ -13,7 +13,7 @@ from quantsr.mapkinds import MapKind
 from quantsr.trust import DEFAULT_THRESHOLD_PCT, TrustMap, deviation, is_flagged, roi_consistency
 
 from .measure import VolumeEntry, roi_masks
-from .nodes import PROTOCOL_ATTRIBUTE, map_from_volume_node, volume_node_from_map
+from .nodes import PROTOCOL_ATTRIBUTE, map_from_volume_node, set_window, volume_node_from_map
 
 TRUST_PROTOCOL = "trust"
 SOURCE_ATTRIBUTE = "QuantSR.TrustOf"  # ID of the DL node a deviation volume belongs to
@@ -80,14 +80,9 @@ def find_trust_node(scene: slicer.vtkMRMLScene, dl_node: slicer.vtkMRMLScalarVol
 
 def apply_trust_display(node: slicer.vtkMRMLScalarVolumeNode, threshold_pct: float = DEFAULT_THRESHOLD_PCT) -> None:
     """Diverging colours over ± 2 × threshold, so a flagged deviation is already well into the colour."""
-    if node.GetDisplayNode() is None:
-        node.CreateDefaultDisplayNodes()
-    display = node.GetDisplayNode()
-    display.AutoWindowLevelOff()
-    display.SetWindowLevelMinMax(-2 * threshold_pct, 2 * threshold_pct)
     scene = node.GetScene()
     table = next((t for t in COLOR_TABLES if scene is not None and scene.GetNodeByID(t) is not None), COLOR_TABLES[0])
-    display.SetAndObserveColorNodeID(table)
+    set_window(node, -2 * threshold_pct, 2 * threshold_pct, table)
 
 
 def color_logic(scene: slicer.vtkMRMLScene):

@@ -7,7 +7,18 @@ from .errors import CancelledError, InputError, ModelError, OutputError, QuantSR
 from .mapkinds import MapKind
 from .volume import QuantMap
 
-__version__ = "0.1.0"
+
+def _installed_version() -> str:
+    """setuptools-scm writes ``_version.py`` from the git tag when the package is installed (pyproject.toml);
+    a source tree used without installing (the Slicer module) has none and says so."""
+    try:
+        from ._version import version
+    except ImportError:
+        return "0+unknown"
+    return version
+
+
+__version__ = _installed_version()
 
 __all__ = [
     "CancelledError",

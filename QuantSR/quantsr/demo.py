@@ -17,7 +17,7 @@ from .mapkinds import QUANT_KINDS
 from .modelfile import find_bundled_model
 from .pipeline import SRJob, super_resolve_maps
 from .roi import RoiStats, measure_labels, write_stats_csv
-from .simulate.cohort import simulate_subject
+from .simulate.subject import simulate_subject
 from .simulate.writer import write_subject
 from .volume import QuantMap
 

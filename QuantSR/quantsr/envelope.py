@@ -59,7 +59,7 @@ class Envelope:
             raise ValueError("envelope entries are [low, high] pairs")
         if min(spacing) <= 0 or min(matrix) <= 0 or min(thickness) <= 0 or values[0] > values[1]:
             raise ValueError("envelope ranges must be positive and ordered")
-        return cls(spacing, matrix, thickness, values, str(data.get("source", "measured")),  # type: ignore[arg-type]
+        return cls(spacing, matrix, thickness, values, str(data.get("source", "measured")),
                    {k: v for k, v in data.items() if k not in known})
 
 

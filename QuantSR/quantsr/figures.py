@@ -1,4 +1,5 @@
-"""Side-by-side comparison figures (fast | DL | routine per map, same slice, same window)."""
+"""Side-by-side comparison figures (fast | DL | routine per map, same slice, same window): the demo's figure here,
+the report's example figure (``report/plots.py``) from the same rows of panels (:func:`draw_map_row`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import matplotlib
 matplotlib.use("Agg")  # headless: never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from .io.atomic import atomic_path  # noqa: E402
 from .volume import QuantMap  # noqa: E402
@@ -29,6 +32,39 @@ def slice_at(qmap: QuantMap, z_mm: float) -> np.ndarray:
     return qmap.array[int(np.argmin(np.abs(positions - z_mm)))]
 
 
+def draw_map_row(fig: Figure, axes: Sequence[Axes], row: Sequence[tuple[str, QuantMap]], z_mm: float,
+                 outline: QuantMap | None = None, interpolation: str | None = "nearest",
+                 panel_title: str = "{kind} {label}  {columns}×{rows}") -> None:
+    """One map kind across methods, one panel per (label, map) of ``row``.
+
+    Args:
+        fig: the figure ``axes`` belong to (for the row's colour bar).
+        axes: the row's axes; panels fill them in order, the colour bar spans all of them.
+        row: (label, map) per panel, all of one kind: each map's slice nearest to ``z_mm`` in the kind's display
+            window (e.g. T1 0–4000 ms), at its own resolution over the same extent in mm.
+        z_mm: slice-axis position (mm, along the direction's third column).
+        outline: a label map (e.g. lesions) outlined in orange on the panels whose grid it shares.
+        interpolation: matplotlib's, None for its default.
+        panel_title: format of each panel's title (fields kind, label, columns, rows).
+    """
+    lo, hi = row[0][1].kind.display_range
+    image = None
+    for ax, (label, qmap) in zip(axes, row, strict=False):  # a short row leaves its last axes empty
+        image = ax.imshow(slice_at(qmap, z_mm), cmap="gray", vmin=lo, vmax=hi, extent=extent_mm(qmap),
+                          interpolation=interpolation)
+        if outline is not None and outline.same_geometry(qmap):
+            mask = slice_at(outline, z_mm) > 0
+            if mask.any():
+                ax.contour(mask, levels=[0.5], colors="orange", linewidths=0.6, extent=extent_mm(qmap),
+                           origin="upper")
+        ax.set_title(panel_title.format(kind=qmap.kind.value, label=label, columns=qmap.shape[2],
+                                        rows=qmap.shape[1]), fontsize=9)
+        ax.set_axis_off()
+    if image is not None:
+        bar = fig.colorbar(image, ax=list(axes), fraction=0.02, pad=0.01)
+        bar.set_label(row[0][1].kind.unit)
+
+
 def comparison_figure(
     rows: Sequence[Sequence[tuple[str, QuantMap]]],
     z_mm: float,
@@ -36,26 +72,22 @@ def comparison_figure(
     title: str = "",
     overlay: Sequence[QuantMap | None] | None = None,
 ) -> Path:
-    """One row per map kind, one column per (label, map); shared window per row from MapKind."""
+    """The demo's figure: one row per map kind, one column per (label, map), in the kind's display window.
+
+    Args:
+        rows: per map kind, the (label, map) panels, e.g. [("fast", T1 fast), ("DL", T1 DL), ("routine", ...)].
+        z_mm: slice-axis position (mm) shown in every panel.
+        path: the PNG written (atomically).
+        title: the figure's title.
+        overlay: per row, a label map outlined on the panels that share its grid (or None).
+
+    Returns:
+        ``path``.
+    """
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.3 * n_cols + 0.8, 3.3 * n_rows), squeeze=False)
     for r, row in enumerate(rows):
-        lo, hi = row[0][1].kind.display_range
-        image = None
-        for c, (label, qmap) in enumerate(row):
-            ax = axes[r][c]
-            image = ax.imshow(slice_at(qmap, z_mm), cmap="gray", vmin=lo, vmax=hi, extent=extent_mm(qmap),
-                              interpolation="nearest")
-            if overlay and overlay[r] is not None and overlay[r].same_geometry(qmap):
-                mask = slice_at(overlay[r], z_mm) > 0
-                if mask.any():
-                    ax.contour(mask, levels=[0.5], colors="orange", linewidths=0.6, extent=extent_mm(qmap),
-                               origin="upper")
-            ax.set_title(f"{qmap.kind.value} {label}  {qmap.shape[2]}×{qmap.shape[1]}", fontsize=9)
-            ax.set_axis_off()
-        if image is not None:
-            bar = fig.colorbar(image, ax=list(axes[r]), fraction=0.02, pad=0.01)
-            bar.set_label(row[0][1].kind.unit)
+        draw_map_row(fig, list(axes[r]), row, z_mm, overlay[r] if overlay else None)
     if title:
         fig.suptitle(title, fontsize=10)
     with atomic_path(Path(path), suffix=".png") as tmp:

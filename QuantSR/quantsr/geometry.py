@@ -19,7 +19,7 @@ def upsampled_grid(source: QuantMap, scale: int) -> tuple[tuple[float, float, fl
     shift = (scale - 1) / (2.0 * scale)
     offset_ijk = np.array([-shift, -shift, 0.0])
     origin = source.index_to_physical(offset_ijk)[0]
-    return tuple(origin), (sx / scale, sy / scale, sz)  # type: ignore[return-value]
+    return tuple(origin), (sx / scale, sy / scale, sz)
 
 
 def upsampled_like(source: QuantMap, array: np.ndarray, scale: int, **changes) -> QuantMap:

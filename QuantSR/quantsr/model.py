@@ -32,7 +32,7 @@ class GeneratorConfig:
 
     def __post_init__(self) -> None:
         if self.residual not in RESIDUAL_MODES:
-            raise ValueError(f"residual must be one of {RESIDUAL_MODES}, got {self.residual!r}")
+            raise ValueError(f"residual must be one of {', '.join(RESIDUAL_MODES)}, got {self.residual!r}")
         if self.scale < 2 or self.scale & (self.scale - 1):
             raise ValueError(f"scale must be a power of two ≥ 2, got {self.scale}")
         if self.channels < 1 or self.residual_blocks < 0:
@@ -43,11 +43,14 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "GeneratorConfig":
-        known: dict[str, int | str] = {k: int(values[k]) for k in cls.__dataclass_fields__
-                                       if k in values and k != "residual"}
-        if "residual" in values:
-            known["residual"] = str(values["residual"])
-        return cls(**known)
+        """The config a model file or checkpoint records; keys it lacks keep their defaults, others are ignored."""
+        default = cls()
+        return cls(channels=int(values.get("channels", default.channels)),
+                   residual_blocks=int(values.get("residual_blocks", default.residual_blocks)),
+                   scale=int(values.get("scale", default.scale)),
+                   in_channels=int(values.get("in_channels", default.in_channels)),
+                   out_channels=int(values.get("out_channels", default.out_channels)),
+                   residual=str(values.get("residual", default.residual)))
 
 
 class ResidualBlock(nn.Module):

@@ -16,11 +16,21 @@ import SimpleITK as sitk
 
 from .errors import InputError
 from .io.atomic import atomic_path
+from .stats import paired_t_test
 from .volume import QuantMap
 
 
 def labels_on_grid(labels: QuantMap, reference: QuantMap) -> np.ndarray:
-    """Integer labels sampled at ``reference``'s voxel centres (0 outside the label map)."""
+    """Integer labels sampled at ``reference``'s voxel centres (0 outside the label map).
+
+    Args:
+        labels: a label map (values rounded to integers) on any grid.
+        reference: the grid to carry it to.
+
+    Returns:
+        int32 (slices, rows, columns) of ``reference``: the label found at each voxel centre's physical position
+        (nearest neighbour; the labels themselves when the grids agree).
+    """
     if labels.same_geometry(reference):
         return np.rint(labels.array).astype(np.int32)
     image = labels.to_sitk()
@@ -32,7 +42,16 @@ def labels_on_grid(labels: QuantMap, reference: QuantMap) -> np.ndarray:
 
 def values_on_grid(qmap: QuantMap, reference: QuantMap, interpolator: int = sitk.sitkLinear) -> np.ndarray:
     """``qmap`` sampled at ``reference``'s voxel centres in physical space (float32, 0 outside; the array
-    itself when the grids agree)."""
+    itself when the grids agree).
+
+    Args:
+        qmap: the values to resample (its unit is kept).
+        reference: the target grid.
+        interpolator: a SimpleITK interpolator (linear by default; ``sitk.sitkNearestNeighbor`` for labels).
+
+    Returns:
+        float32 (slices, rows, columns) of ``reference``.
+    """
     if qmap.same_geometry(reference):
         return np.asarray(qmap.array, np.float32)
     resampled = sitk.Resample(qmap.to_sitk(), reference.to_sitk(), sitk.Transform(), interpolator, 0.0,
@@ -42,13 +61,36 @@ def values_on_grid(qmap: QuantMap, reference: QuantMap, interpolator: int = sitk
 
 def box_mask(reference: QuantMap, centre_lps: np.ndarray, size_mm: np.ndarray,
              axes: np.ndarray | None = None) -> np.ndarray:
-    """Voxels of ``reference`` whose centres lie in a box (centre, full size, box axes as columns)."""
+    """Voxels of ``reference`` whose centres lie in a box.
+
+    Args:
+        reference: the grid to mask.
+        centre_lps: the box's centre (3,), LPS mm.
+        size_mm: its full edge lengths (3,) along its axes, mm.
+        axes: 3×3, the box's axes as columns (LPS); None: aligned with L, P, S.
+
+    Returns:
+        bool (slices, rows, columns) of ``reference``.
+    """
     axes = np.eye(3) if axes is None else np.asarray(axes, float)
-    k, j, i = np.indices(reference.shape)
+    half = np.asarray(size_mm, float) / 2
+    centre = np.asarray(centre_lps, float)
+    # Only voxels within the index-space bounds of the box's corners (+1) can be inside: test just those
+    # (a 512² × 24 map is 6 M voxels; a lesion box a few hundred).
+    signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], float)
+    corners = reference.physical_to_index(centre + (signs * half) @ np.linalg.pinv(axes))
+    size = np.array(reference.size_ijk)
+    low = np.clip(np.floor(corners.min(axis=0)).astype(int) - 1, 0, size)
+    high = np.clip(np.ceil(corners.max(axis=0)).astype(int) + 2, 0, size)
+    mask = np.zeros(reference.shape, bool)
+    if np.any(high <= low):
+        return mask
+    k, j, i = np.mgrid[low[2]:high[2], low[1]:high[1], low[0]:high[0]]
     ijk = np.stack([i.ravel(), j.ravel(), k.ravel()], axis=1)
-    local = (reference.index_to_physical(ijk) - np.asarray(centre_lps, float)) @ axes
-    inside = np.all(np.abs(local) <= np.asarray(size_mm, float) / 2 + 1e-9, axis=1)
-    return inside.reshape(reference.shape)
+    local = (reference.index_to_physical(ijk) - centre) @ axes
+    inside = np.all(np.abs(local) <= half + 1e-9, axis=1)
+    mask[low[2]:high[2], low[1]:high[1], low[0]:high[0]] = inside.reshape(k.shape)
+    return mask
 
 
 #: Columns of an ``ROIS`` csv: one box per row, centre and full size in DICOM patient coordinates (LPS, mm).
@@ -81,6 +123,9 @@ def read_roi_boxes(path: Path) -> list[dict]:
 
 @dataclass
 class RoiStats:
+    """One ROI on one map: its name and description, the map kind (T1 / T2 / PD) and protocol (fast, DL,
+    routine, ...), voxel count, volume (mm³), and mean, sample SD and median in the map's unit (ms or %)."""
+
     roi: str
     description: str
     map: str
@@ -93,6 +138,7 @@ class RoiStats:
 
 
 def region_stats(qmap: QuantMap, mask: np.ndarray, roi: str, protocol: str, description: str = "") -> RoiStats:
+    """Statistics of ``qmap`` inside ``mask`` (bool, ``qmap``'s shape); an empty mask gives 0 voxels and NaNs."""
     values = qmap.array[mask]
     voxel_mm3 = float(np.prod(qmap.spacing))
     if values.size == 0:
@@ -119,6 +165,14 @@ def measure_labels(
     """Statistics of every label on every volume; ``volumes`` maps protocol → maps (T1/T2/PD).
 
     ``names`` gives (roi name, description) per label value; defaults to "ROI n".
+
+    Args:
+        labels: the label map (lesions, regions) on any grid, carried to each map by physical position.
+        volumes: protocol → its maps, e.g. {"fast": [T1, T2, PD], "DL": [...], "routine": [...]}.
+        names: label value → (roi name, description).
+
+    Returns:
+        One row per protocol, map and label (in that order), values in each map's unit.
     """
     values = sorted(int(v) for v in np.unique(np.rint(labels.array)) if v > 0)
     rows: list[RoiStats] = []
@@ -132,6 +186,7 @@ def measure_labels(
 
 
 def write_stats_csv(rows: list[RoiStats], path: str | Path) -> Path:
+    """The rows as a CSV (one column per :class:`RoiStats` field, floats to 4 decimals), atomically."""
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(RoiStats.__dataclass_fields__))
@@ -139,3 +194,40 @@ def write_stats_csv(rows: list[RoiStats], path: str | Path) -> Path:
         for row in rows:
             writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in asdict(row).items()})
     return path
+
+
+def paired_tests(rows: list[RoiStats], reference: str = "routine") -> list[dict]:
+    """Per map and protocol, a paired t-test of the ROI means against the ``reference`` protocol's.
+
+    Args:
+        rows: ROI statistics of several protocols (e.g. fast, DL, routine) and maps; ROIs are paired by name,
+            empty ROIs (0 voxels) left out.
+        reference: the protocol every other one is compared with.
+
+    Returns:
+        One dict per (map, protocol ≠ reference): ``map``, ``comparison`` ("DL vs routine"), ``rois`` (pairs),
+        ``mean_difference`` (map units, ms or %), ``t`` and ``p`` (NaN with fewer than 2 pairs or no difference);
+        a map without the reference protocol gets none.
+    """
+    results = []
+    for map_name in dict.fromkeys(r.map for r in rows):
+        by_protocol: dict[str, dict[str, float]] = {}
+        for r in rows:
+            if r.map == map_name and r.voxels > 0:
+                by_protocol.setdefault(r.protocol, {})[r.roi] = r.mean
+        if reference not in by_protocol:
+            continue
+        for protocol, means in by_protocol.items():
+            if protocol == reference:
+                continue
+            shared = sorted(set(means) & set(by_protocol[reference]))
+            a = np.array([means[k] for k in shared])
+            b = np.array([by_protocol[reference][k] for k in shared])
+            entry = {"map": map_name, "comparison": f"{protocol} vs {reference}", "rois": len(shared),
+                     "mean_difference": float(np.mean(a - b)) if shared else float("nan"),
+                     "t": float("nan"), "p": float("nan")}
+            if len(shared) >= 2 and np.any(a != b):
+                test = paired_t_test(a, b)  # the same function the analysis report uses
+                entry["t"], entry["p"] = test.t, test.p
+            results.append(entry)
+    return results

@@ -6,7 +6,7 @@ Synthetic MRI can segment without a contrast-weighted image (SyMRI's partial-vol
     PD = Σ f_t·PD_t,   PD·R1 = Σ f_t·PD_t·R1_t,   PD·R2 = Σ f_t·PD_t·R2_t     (R = 1/T),
 
 i.e. the measured proton density and the proton-weighted relaxation *rates* are linear in the fractions
-(this is also how ``quantsr.simulate.cohort`` mixes tissues). Per voxel that is a 3×3 non-negative least-
+(this is also how ``quantsr.simulate.subject`` mixes tissues). Per voxel that is a 3×3 non-negative least-
 squares problem, solved here for all voxels at once. The pure-tissue values are estimated from the subject
 (they vary between people) starting from literature values. Voxels the model cannot explain (background,
 bone, scalp fat) or that lie outside the brain's connected region get no tissue."""
@@ -14,13 +14,16 @@ bone, scalp fat) or that lie outside the brain's connected region get no tissue.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
 from .errors import InputError
 from .mapkinds import MapKind
+from .tissues import PAPER_ROUTINE_MEAN, TissueValues
 from .volume import QuantMap
 
 TISSUE_LABELS: dict[int, str] = {1: "CSF", 2: "GM", 3: "WM"}
@@ -41,26 +44,10 @@ CORE_RADIUS = 2
 PURE_FRACTION: dict[str, float] = {"CSF": 0.9, "GM": 0.8, "WM": 0.9}
 
 
-@dataclass(frozen=True)
-class TissueValues:
-    t1_ms: float
-    t2_ms: float
-    pd_pct: float
-
-    def signature(self) -> np.ndarray:
-        """(PD, PD·R1, PD·R2) of the pure tissue: its column of the mixing matrix."""
-        return np.array([self.pd_pct, self.pd_pct / self.t1_ms, self.pd_pct / self.t2_ms])
-
-    @classmethod
-    def from_signature(cls, sig: np.ndarray) -> "TissueValues":
-        return cls(float(sig[0] / sig[1]), float(sig[0] / sig[2]), float(sig[0]))
-
-
 def _defaults() -> dict[str, TissueValues]:
     # GM / WM: routine means of Liu et al. 2026 Table 1 (3T MDME); CSF: synthetic-MRI literature at 3T
     # (T1 ≈ 4000–4500 ms, T2 ≥ 1500 ms — fitted T2 of CSF from 2 short echoes runs lower — PD 100 %).
-    return {"CSF": TissueValues(4200.0, 1300.0, 100.0), "GM": TissueValues(1232.65, 93.33, 80.11),
-            "WM": TissueValues(837.86, 79.92, 68.21)}
+    return {"CSF": TissueValues(4200.0, 1300.0, 100.0), "GM": PAPER_ROUTINE_MEAN["GM"], "WM": PAPER_ROUTINE_MEAN["WM"]}
 
 
 @dataclass(frozen=True)
@@ -172,7 +159,7 @@ def _nnls(mixing: np.ndarray, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             take = (x >= 0).all(axis=0) & (residual < best)
             best[take] = residual[take]
             out[:, take] = 0.0
-            out[np.ix_(support, np.flatnonzero(take))] = x[:, take]
+            out[np.ix_(np.array(support), np.flatnonzero(take))] = x[:, take]
     return out, best
 
 
@@ -216,6 +203,7 @@ def _refine(model: TissueModel, t1: np.ndarray, t2: np.ndarray, pd: np.ndarray, 
     values = dict(model.values)
     winner = fractions.argmax(axis=0)
     for n, tissue in enumerate(TISSUES):
+        estimate: Callable[[np.ndarray], Any]
         if tissue == "CSF":
             core = np.ones((1, 2 * CORE_RADIUS + 1, 2 * CORE_RADIUS + 1), bool)
             pure = fractions[n] >= ESTIMATION_FRACTION

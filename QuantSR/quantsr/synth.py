@@ -44,10 +44,10 @@ def contrast(name: str, tr_ms: float | None = None, te_ms: float | None = None,
         preset = PRESETS[name.lower()]
     except KeyError:
         raise ValueError(f"unknown contrast {name!r}: choose one of {', '.join(PRESETS)}") from None
-    changes = {k: v for k, v in (("tr_ms", tr_ms), ("te_ms", te_ms), ("ti_ms", ti_ms)) if v is not None}
-    if any(v < 0 for v in changes.values()):
+    if any(v is not None and v < 0 for v in (tr_ms, te_ms, ti_ms)):
         raise ValueError("TR, TE and TI must not be negative")
-    return replace(preset, **changes)
+    return replace(preset, tr_ms=preset.tr_ms if tr_ms is None else tr_ms,
+                   te_ms=preset.te_ms if te_ms is None else te_ms, ti_ms=preset.ti_ms if ti_ms is None else ti_ms)
 
 
 def synthesize(t1: QuantMap, t2: QuantMap, pd: QuantMap, spec: Contrast) -> QuantMap:

@@ -3,7 +3,7 @@
 A GAN can invent detail. The fast acquisition sampled only a central k-space window (192×128 of a
 256² reconstruction); whatever a DL map holds inside that window must agree with the fast map, and
 whatever it adds outside is the network's own. The forward model brings the DL map back to the fast
-acquisition's resolution with the simulator's own k-space truncation (:func:`simulate.acquisition.acquire`:
+acquisition's resolution with the k-space truncation the simulator acquires with (:mod:`quantsr.kspace`:
 same frequency/phase axes, same half-pixel phase ramp between grids of one FOV, real part), so
 
     deviation = A(DL) − A(Z(fast))        (physical units, on the fast grid)
@@ -22,7 +22,6 @@ and offsets, not an exact consistency certificate.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,9 +30,9 @@ from scipy import ndimage
 
 from .errors import InputError
 from .geometry import upsampled_grid
+from .kspace import truncate
+from .protocols import FAST
 from .roi import values_on_grid
-from .simulate.acquisition import acquire
-from .simulate.protocols import FAST, Protocol
 from .volume import QuantMap
 
 #: ROIs whose signed mean deviation exceeds this percentage either way are flagged as inconsistent with the fast
@@ -73,11 +72,13 @@ def acquisition_matrix(fast: QuantMap) -> tuple[int, int]:
         if freq > 0 and phase > 0:
             return freq, phase
     rows = fast.shape[1]
-    return tuple(max(2, 2 * round(n * rows / FAST.recon_matrix / 2)) for n in FAST.acquisition_matrix)
+    freq, phase = (max(2, 2 * round(n * rows / FAST.recon_matrix / 2)) for n in FAST.acquisition_matrix)
+    return freq, phase
 
 
-def _protocol(fast: QuantMap, acquired: tuple[int, int], recon: int) -> Protocol:
-    """A Protocol describing ``fast``'s FOV, the window ``acquired`` and the reconstruction size."""
+def _fov_mm(fast: QuantMap, acquired: tuple[int, int]) -> float:
+    """``fast``'s field of view (mm), after checking that the k-space forward model applies to its grid and that
+    the window ``acquired`` fits in it."""
     _k, rows, cols = fast.shape
     if rows != cols or not np.isclose(fast.spacing[0], fast.spacing[1], rtol=1e-4):
         raise InputError(
@@ -87,8 +88,7 @@ def _protocol(fast: QuantMap, acquired: tuple[int, int], recon: int) -> Protocol
     if max(freq, phase) > rows:
         raise InputError(f"acquisition matrix {freq}×{phase} is larger than the {rows}² fast grid",
                          fast.metadata.get("source_path"))
-    return dataclasses.replace(FAST, acquisition_matrix=(freq, phase), recon_matrix=recon,
-                               fov_mm=rows * fast.spacing[0])
+    return rows * fast.spacing[0]
 
 
 def fine_grid_like(fast: QuantMap, array: np.ndarray | None = None, scale: int = 2) -> QuantMap:
@@ -110,11 +110,11 @@ def _on_fine_grid(dl: QuantMap, fast: QuantMap) -> QuantMap:
 
 def to_fast_resolution(dl: QuantMap, fast: QuantMap, acquired: tuple[int, int] | None = None) -> QuantMap:
     """The forward model A: ``dl`` → centred k-space → the fast acquisition's window → zero-filled
-    reconstruction on the fast grid (real part), as :func:`simulate.acquisition.acquire` does.
+    reconstruction on the fast grid (real part), as the simulator acquires (:func:`quantsr.kspace.truncate`).
     The result has exactly ``fast``'s geometry."""
     fine = _on_fine_grid(dl, fast)
-    protocol = _protocol(fast, acquired or acquisition_matrix(fast), fast.shape[1])
-    low = acquire(fine.array.astype(np.float64), protocol, 0.0, None)
+    window = acquired or acquisition_matrix(fast)
+    low = truncate(fine.array.astype(np.float64), window, fast.shape[1], _fov_mm(fast, window))
     result = fast.with_array(low, kind=dl.kind, metadata=dict(dl.metadata, method="forward model"))
     assert result.same_geometry(fast)
     return result
@@ -122,10 +122,10 @@ def to_fast_resolution(dl: QuantMap, fast: QuantMap, acquired: tuple[int, int] |
 
 def zero_filled_upsample(fast: QuantMap, scale: int = 2) -> QuantMap:
     """``fast`` interpolated by zero-padding its whole k-space onto the ×``scale`` grid (sinc interpolation,
-    again with :func:`acquire`: the full fast matrix as the "acquisition", the fine grid as the recon)."""
+    again with :func:`quantsr.kspace.truncate`: the full fast matrix as the "acquisition", the fine grid as the
+    recon)."""
     n = fast.shape[1]
-    protocol = _protocol(fast, (n, n), n * scale)
-    fine = acquire(fast.array.astype(np.float64), protocol, 0.0, None)
+    fine = truncate(fast.array.astype(np.float64), (n, n), n * scale, _fov_mm(fast, (n, n)))
     return fine_grid_like(fast, fine, scale)
 
 
@@ -183,9 +183,10 @@ def is_flagged(consistency_pct: float, threshold_pct: float = DEFAULT_THRESHOLD_
 
 
 def window_mask(shape: tuple[int, int], acquired: tuple[int, int]) -> np.ndarray:
-    """The acquisition window in centred (fftshift-ed) k-space of an even N×N grid, as :func:`acquire` cuts
-    it, made point-symmetric (±k both inside): the one-sided edge line of an even window is left out, so
-    replacing the window keeps a real image's k-space Hermitian and the projection stays real."""
+    """The acquisition window in centred (fftshift-ed) k-space of an even N×N grid, as
+    :func:`quantsr.kspace.acquired_window` cuts it, made point-symmetric (±k both inside): the one-sided edge
+    line of an even window is left out, so replacing the window keeps a real image's k-space Hermitian and the
+    projection stays real."""
     rows, cols = shape
     freq, phase = acquired
     mask = np.zeros(shape, bool)
@@ -211,8 +212,8 @@ def project_data_consistency(dl: QuantMap, fast: QuantMap, acquired: tuple[int, 
     partial step restores the scan's low-frequency values while keeping more of DL's denoising."""
     if not 0 < window_fraction <= 1:
         raise ValueError(f"window_fraction must be in (0, 1], got {window_fraction}")
-    acquired = acquired or acquisition_matrix(fast)
-    acquired = tuple(max(2, int(round(n * window_fraction / 2)) * 2) for n in acquired)
+    freq, phase = (max(2, int(round(n * window_fraction / 2)) * 2) for n in acquired or acquisition_matrix(fast))
+    acquired = (freq, phase)
     fine = _on_fine_grid(dl, fast)
     reference = zero_filled_upsample(fast)
     window = window_mask(fine.shape[1:], acquired)

@@ -11,16 +11,31 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import SimpleITK as sitk
+from numpy.typing import ArrayLike
 
 from .mapkinds import MapKind
+
+if TYPE_CHECKING:  # imported where used: `quantsr --help` and most commands' parsers need no SimpleITK
+    import SimpleITK as sitk
 
 
 @dataclass
 class QuantMap:
+    """A quantitative map (or any scalar volume) with its physical geometry and map kind.
+
+    Attributes:
+        array: float32 voxels (slices, rows, columns) = (k, j, i), in the kind's physical unit: T1 and T2 in ms,
+            PD in % (0 = background); a 2-D array becomes one slice.
+        origin: LPS position (mm) of voxel (i, j, k) = (0, 0, 0)'s centre, DICOM / ITK convention.
+        spacing: voxel size (mm) along i, j, k (columns, rows, slices): (Δx, Δy, slice spacing).
+        direction: 3×3 matrix whose columns are the i, j, k axes in LPS (ITK's direction).
+        kind: T1, T2, PD or UNKNOWN (``mapkinds.MapKind``).
+        metadata: free-form facts about the map's source (DICOM UIDs, protocol, acquisition matrix, ...).
+    """
+
     array: np.ndarray
     origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
     spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
@@ -45,7 +60,7 @@ class QuantMap:
     @property
     def shape(self) -> tuple[int, int, int]:
         """Array shape (slices, rows, columns)."""
-        return tuple(self.array.shape)  # type: ignore[return-value]
+        return tuple(self.array.shape)
 
     @property
     def size_ijk(self) -> tuple[int, int, int]:
@@ -53,17 +68,19 @@ class QuantMap:
         k, j, i = self.array.shape
         return (i, j, k)
 
-    def index_to_physical(self, ijk: np.ndarray) -> np.ndarray:
+    def index_to_physical(self, ijk: ArrayLike) -> np.ndarray:
         """LPS positions (N, 3) of continuous indices (N, 3) given as (i, j, k)."""
         ijk = np.atleast_2d(np.asarray(ijk, dtype=np.float64))
         return np.asarray(self.origin) + (ijk * np.asarray(self.spacing)) @ self.direction.T
 
-    def physical_to_index(self, points: np.ndarray) -> np.ndarray:
+    def physical_to_index(self, points: ArrayLike) -> np.ndarray:
         """Continuous (i, j, k) indices (N, 3) of LPS points (N, 3)."""
         points = np.atleast_2d(np.asarray(points, dtype=np.float64))
         return ((points - np.asarray(self.origin)) @ np.linalg.inv(self.direction).T) / np.asarray(self.spacing)
 
     def same_geometry(self, other: "QuantMap", tol: float = 1e-4) -> bool:
+        """Whether ``other`` has this map's voxel grid: same shape, and origin (mm), spacing (mm) and direction
+        equal within ``tol``."""
         return (
             self.shape == other.shape
             and np.allclose(self.origin, other.origin, atol=tol)
@@ -78,6 +95,9 @@ class QuantMap:
 
     # -- SimpleITK ------------------------------------------------------------------------------
     def to_sitk(self) -> sitk.Image:
+        """A float32 SimpleITK image with this map's origin, spacing and direction (size (i, j, k))."""
+        import SimpleITK as sitk
+
         image = sitk.GetImageFromArray(self.array)
         image.SetOrigin(self.origin)
         image.SetSpacing(self.spacing)
@@ -88,6 +108,10 @@ class QuantMap:
     def from_sitk(
         cls, image: sitk.Image, kind: MapKind | str = MapKind.UNKNOWN, metadata: dict | None = None
     ) -> "QuantMap":
+        """A map of a scalar 2-D or 3-D SimpleITK image (geometry kept, voxels as float32 in the image's units);
+        ValueError for vector or other-dimensional images."""
+        import SimpleITK as sitk
+
         if image.GetDimension() == 2:
             image = sitk.JoinSeries(image)
         if image.GetDimension() != 3:

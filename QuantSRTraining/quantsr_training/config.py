@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10 (the project's floor) has no tomllib; tomli is the same parser (a dependency there)
+    import tomli as tomllib
 
 from quantsr.errors import InputError
-from quantsr.model import RESIDUAL_MODES
+from quantsr.model import GeneratorConfig
 
 
 @dataclass
@@ -31,15 +35,21 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    channels: int = 64
-    residual_blocks: int = 5
-    scale: int = 2
+    """[model]: the generator's architecture — ``quantsr.model.GeneratorConfig``, its one home (fields, defaults,
+    checks): channels, residual_blocks, scale, residual ("bicubic": learn the correction to bicubic) — and the
+    discriminator's width. The keys stay flat: ``model.channels = 64`` sets ``generator.channels``."""
+
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator_channels: int = 64
-    residual: str = "none"  # "bicubic": learn the correction to bicubic upsampling (quantsr.model)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.generator.to_dict(), "discriminator_channels": self.discriminator_channels}
 
 
 @dataclass
 class LossConfig:
+    """[loss]: the weight of each loss term (``losses.py``; 0 turns a term off) and the terms' settings."""
+
     l1: float = 1.0
     l2: float = 0.0  # pixel MSE: its optimum is the conditional mean, L1's the median (biased for skewed noise)
     local_mean: float = 0.0  # L1 between local means (avg-pooled output vs routine): ROI means kept unbiased
@@ -77,6 +87,8 @@ class RunConfig:
 
 @dataclass
 class TrainConfig:
+    """The whole training configuration, one section per TOML table: [data], [model], [loss], [optim], [run]."""
+
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -84,32 +96,63 @@ class TrainConfig:
     run: RunConfig = field(default_factory=RunConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Sections of plain values, as in the TOML file (``model`` flat); ``from_dict`` reads it back."""
+        return {**dataclasses.asdict(self), "model": self.model.to_dict()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> "TrainConfig":
+        """The defaults with every ``[section] key = value`` of ``data`` applied; all problems in one error."""
         config = cls()
-        for section, values in data.items():
-            if not hasattr(config, section) or not isinstance(values, dict):
-                raise InputError(f"unknown section [{section}]", source)
-            for key, value in values.items():
-                config.set(f"{section}.{key}", value, source)
+        problems = config.apply(data)
+        if problems:
+            raise InputError("; ".join(problems), source)
         return config
 
+    def apply(self, data: dict[str, Any]) -> list[str]:
+        """Apply ``[section] key = value`` settings; the problems (unknown or invalid settings), not raised."""
+        problems = []
+        for section, values in data.items():
+            if not hasattr(self, section) or not isinstance(values, dict):
+                problems.append(f"unknown section [{section}]")
+                continue
+            problems += [p for key, value in values.items() if (p := self.try_set(f"{section}.{key}", value))]
+        return problems
+
     def set(self, dotted: str, value: Any, source: str = "--set") -> None:
+        """Set ``section.key`` to ``value`` (converted to the setting's type); InputError if it cannot be."""
+        problem = self.try_set(dotted, value)
+        if problem:
+            raise InputError(problem, source)
+
+    def try_set(self, dotted: str, value: Any) -> str | None:
+        """:meth:`set`, returning the problem (naming the setting) instead of raising it."""
         section_name, _, key = dotted.partition(".")
-        section = getattr(self, section_name, None)
+        generator = self.model.generator
+        in_generator = section_name == "model" and key in GeneratorConfig.__dataclass_fields__
+        section = generator if in_generator else getattr(self, section_name, None)
         if section is None or not dataclasses.is_dataclass(section) or key not in section.__dataclass_fields__:
-            raise InputError(f"unknown setting {dotted!r}", source)
-        current = getattr(section, key)
-        setattr(section, key, _coerce(value, current, dotted, source))
+            return f"unknown setting {dotted!r}"
+        try:
+            coerced = _coerce(value, getattr(section, key))
+        except ValueError as exc:
+            return f"{dotted} = {value!r} {exc}"
+        if not in_generator:
+            setattr(section, key, coerced)
+            return None
+        try:  # GeneratorConfig is frozen and checks its own values ("residual must be one of ...")
+            self.model.generator = dataclasses.replace(generator, **{key: coerced})
+        except ValueError as exc:
+            return f"model.{exc}"
+        return None
 
 
-def validate(config: TrainConfig, source: str = "config") -> TrainConfig:
-    """Settings whose range the types do not enforce, checked before any data is read."""
-    problems = []
-    if config.model.residual not in RESIDUAL_MODES:
-        problems.append(f"model.residual must be one of {', '.join(RESIDUAL_MODES)}, got {config.model.residual!r}")
+def validate(config: TrainConfig, source: str = "config", problems: list[str] | None = None) -> TrainConfig:
+    """Settings whose range the types do not enforce, checked before any data is read; ``problems`` found
+    earlier (settings that could not be applied) are reported in the same error."""
+    problems = list(problems or [])
+    generator = config.model.generator
+    if (generator.in_channels, generator.out_channels) != (1, 1):
+        problems.append("model.in_channels and model.out_channels must be 1: training pairs single maps")
     if not 0 <= config.data.rare_value_patches <= 1:
         problems.append(f"data.rare_value_patches must lie in [0, 1], got {config.data.rare_value_patches}")
     if config.data.rare_value_power < 0:
@@ -125,7 +168,8 @@ def validate(config: TrainConfig, source: str = "config") -> TrainConfig:
     return config
 
 
-def _coerce(value: Any, current: Any, name: str, source: str) -> Any:
+def _coerce(value: Any, current: Any) -> Any:
+    """``value`` as the type of the setting's ``current`` value; ValueError("is not a <type>") if it cannot be."""
     try:
         if isinstance(current, bool):
             return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
@@ -134,16 +178,17 @@ def _coerce(value: Any, current: Any, name: str, source: str) -> Any:
             return tuple(float(v) for v in items)
         return type(current)(value)
     except (TypeError, ValueError):
-        raise InputError(f"{name} = {value!r} is not a {type(current).__name__}", source) from None
+        raise ValueError(f"is not a {type(current).__name__}") from None
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
     """The config file (TOML) with ``key=value`` overrides applied; no file → the paper's defaults."""
     config = TrainConfig()
+    problems: list[str] = []
     if path:
         path = Path(path)
         try:
-            config = TrainConfig.from_dict(tomllib.loads(path.read_text()), str(path))
+            problems += config.apply(tomllib.loads(path.read_text()))
         except FileNotFoundError:
             raise InputError("no such config file", path) from None
         except tomllib.TOMLDecodeError as exc:
@@ -152,5 +197,5 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         key, sep, value = item.partition("=")
         if not sep:
             raise InputError(f"--set expects section.key=value, got {item!r}")
-        config.set(key.strip(), value.strip())
-    return validate(config, str(path) if path else "--set")
+        problems += [p for p in [config.try_set(key.strip(), value.strip())] if p]
+    return validate(config, str(path) if path else "--set", problems)

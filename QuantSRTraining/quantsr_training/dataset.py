@@ -121,13 +121,13 @@ class PatchDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, index])
         p, s = self.lr_patch, self.scale
-        rare = self.rare is not None and rng.random() < self.rare_share
-        if rare:
-            index, centre_row, centre_col = self.rare.draw(rng)
+        rare = self.rare.draw(rng) if self.rare is not None and rng.random() < self.rare_share else None
+        if rare is not None:  # a patch centred on a rare value: its slice replaces ``index``'s
+            index, centre_row, centre_col = rare
         subject, k = self.items[index]
         lr_stack, hr_stack = self._array(subject.lr_path), self._array(subject.hr_path)
         rows, cols = lr_stack.shape[1:]
-        if rare:
+        if rare is not None:
             shift = rng.integers(-(p // 4), p // 4 + 1, 2)  # the rare voxel anywhere in the middle half
             r = int(np.clip(centre_row - p // 2 + shift[0], 0, rows - p))
             c = int(np.clip(centre_col - p // 2 + shift[1], 0, cols - p))

@@ -24,9 +24,7 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, description: s
         raise InputError(f"not a readable QuantSR training checkpoint ({exc})", checkpoint) from None
     config = state["config"]
     kind = MapKind.parse(config["data"]["map"])
-    model = config["model"]
-    generator = Generator(GeneratorConfig(model["channels"], model["residual_blocks"], model["scale"],
-                                                residual=model.get("residual", "none")))
+    generator = Generator(GeneratorConfig.from_dict(config["model"]))  # [model]: the generator's fields, flat
     generator.load_state_dict(state["generator"])
     data = state.get("data", {})
     info = ModelInfo(

@@ -47,7 +47,8 @@ class Discriminator(nn.Module):
 
 
 #: torchvision's vgg19().features layout: 'M' = max-pool, numbers = conv output channels.
-_VGG19_LAYOUT = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
+_VGG19_LAYOUT: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+                                  512, 512, 512, 512, "M"]
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -55,6 +56,9 @@ _IMAGENET_STD = (0.229, 0.224, 0.225)
 class VGG19Features(nn.Module):
     """VGG-19 convolutional layers up to ``last_layer`` (torchvision indices), frozen, for the content
     loss. Weights come from a user-supplied ImageNet state dict (torchvision layout) — nothing downloads."""
+
+    mean: torch.Tensor  # ImageNet normalisation, registered as buffers
+    std: torch.Tensor
 
     def __init__(self, last_layer: int = 35) -> None:
         super().__init__()

@@ -1,5 +1,6 @@
-"""The training loop: SRGAN as in the paper (L1 + 1e-3·adversarial + 2e-6·VGG), optional L1 warm-up,
-Adam with step decay, checkpoints that resume exactly, metrics to JSONL/CSV, DDP under torchrun."""
+"""The training loop: SRGAN as in the paper (L1 + 1e-3·adversarial + 2e-6·VGG; the terms in ``losses.py``),
+optional L1 warm-up, Adam with step decay, checkpoints that resume exactly, metrics to JSONL/CSV, DDP under
+torchrun."""
 
 from __future__ import annotations
 
@@ -22,19 +23,17 @@ from tqdm import tqdm
 from quantsr.errors import InputError
 from quantsr.io.atomic import atomic_path
 from quantsr.mapkinds import MapKind
-from quantsr.model import Generator, GeneratorConfig
+from quantsr.model import Generator
 
 from .config import TrainConfig, validate
 from .dataset import CachedSubject, PatchDataset, cache_subject
 from .distributed import DistInfo, init_distributed, shutdown, training_device
+from .losses import GeneratorLoss, discriminator_loss
 from .networks import Discriminator, content_loss_network
 from .pairs import SubjectSource, pair_all, read_sources
 from .split import make_split, read_split, write_split
 
 log = logging.getLogger("quantsr.training")
-LOG_FIELDS = ("iteration", "epoch", "lr", "loss_g", "loss_l1", "loss_l2", "loss_local_mean", "loss_fast_consistency",
-              "loss_adv", "loss_vgg",
-              "loss_d", "seconds")
 
 
 def seed_everything(seed: int) -> None:
@@ -44,27 +43,12 @@ def seed_everything(seed: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def local_mean_loss(fake: torch.Tensor, real: torch.Tensor, size: int) -> torch.Tensor:
-    """L1 between ``size``²-pixel local means: the noise of a mean over many voxels is nearly symmetric, so
-    this term pulls regional means to routine's mean where pixel L1 pulls each voxel to a median."""
-    return nn.functional.l1_loss(nn.functional.avg_pool2d(fake, size), nn.functional.avg_pool2d(real, size))
-
-
-def fast_consistency_loss(fake: torch.Tensor, lr: torch.Tensor, size: int) -> torch.Tensor:
-    """L1 between ``size``²-pixel local means of the output and of the bicubic-upsampled fast input: the
-    output may sharpen and denoise, but not move a region's mean away from what the fast scan measured
-    (issue 16). For a residual-over-bicubic generator this penalises the low-frequency part of its correction."""
-    scale = fake.shape[-1] // lr.shape[-1]
-    upsampled = nn.functional.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False)
-    return nn.functional.l1_loss(nn.functional.avg_pool2d(fake, size), nn.functional.avg_pool2d(upsampled, size))
-
-
 class ResumableSampler(Sampler[int]):
     """A DistributedSampler that can start part-way through an epoch (for exact resume)."""
 
     def __init__(self, dataset: PatchDataset, info: DistInfo, seed: int) -> None:
-        self.inner = DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True,
-                                        seed=seed, drop_last=True)
+        self.inner: DistributedSampler[int] = DistributedSampler(
+            dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=seed, drop_last=True)
         self.skip = 0
 
     def set_epoch(self, epoch: int, skip: int = 0) -> None:
@@ -105,7 +89,7 @@ def prepare_data(config: TrainConfig, output: Path, info: DistInfo) -> tuple[lis
     cache_dir = Path(config.data.cache_dir) if config.data.cache_dir else output / "cache"
     if info.enabled and not info.is_main:
         torch.distributed.barrier()  # rank 0 caches first
-    paired, failed = pair_all(train_sources, kind, config.model.scale, config.data.register)
+    paired, failed = pair_all(train_sources, kind, config.model.generator.scale, config.data.register)
     cached = [cache_subject(p, kind.norm_physical, cache_dir, config.data.min_head_fraction) for p in paired]
     if info.enabled and info.is_main:
         torch.distributed.barrier()
@@ -122,6 +106,9 @@ def prepare_data(config: TrainConfig, output: Path, info: DistInfo) -> tuple[lis
 
 
 class Trainer:
+    """One training run: the generator and discriminator, their optimisers and schedules, the loss terms, the
+    iteration count; ``fit`` trains, checkpoints and logs into ``config.run.output``."""
+
     def __init__(self, config: TrainConfig) -> None:
         self.config = validate(config)
         self.output = Path(config.run.output)
@@ -129,10 +116,8 @@ class Trainer:
         self.info = init_distributed(self.device)
         seed_everything(config.run.seed)
         self.kind = MapKind.parse(config.data.map)
-        model = config.model
-        self.generator = Generator(GeneratorConfig(model.channels, model.residual_blocks, model.scale,
-                                                   residual=model.residual)).to(self.device)
-        self.discriminator = Discriminator(model.discriminator_channels).to(self.device)
+        self.generator = Generator(config.model.generator).to(self.device)
+        self.discriminator = Discriminator(config.model.discriminator_channels).to(self.device)
         optim = config.optim
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=optim.lr, betas=optim.betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=optim.lr, betas=optim.betas)
@@ -140,8 +125,6 @@ class Trainer:
         self.sched_d = torch.optim.lr_scheduler.StepLR(self.opt_d, optim.lr_step, optim.lr_gamma)
         self.use_amp = config.run.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
-        self.vgg = content_loss_network(config.loss.vgg_weights, config.loss.vgg_layer, self.device) \
-            if config.loss.vgg > 0 else None
         self.iteration = 0
         self.data_description: dict = {}
         if self.info.enabled:
@@ -150,6 +133,10 @@ class Trainer:
             self.d_model: nn.Module = DistributedDataParallel(self.discriminator, device_ids=ids)
         else:
             self.g_model, self.d_model = self.generator, self.discriminator
+        vgg = content_loss_network(config.loss.vgg_weights, config.loss.vgg_layer, self.device) \
+            if config.loss.vgg > 0 else None
+        self.loss = GeneratorLoss(config.loss, self.d_model, vgg)
+        self.log_fields = ("iteration", "epoch", "lr", *self.loss.log_fields, "seconds")
 
     # -- checkpoints ----------------------------------------------------------------------------
     def state(self) -> dict:
@@ -203,27 +190,41 @@ class Trainer:
             kept = [r for r in rows if r["iteration"] <= self.iteration]
             jsonl.write_text("".join(json.dumps(r) + "\n" for r in kept))
             with open(self.output / "metrics.csv", "w", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=LOG_FIELDS)
+                writer = csv.DictWriter(handle, fieldnames=self.log_fields)
                 writer.writeheader()
                 for row in kept:
-                    writer.writerow({k: row.get(k, "") for k in LOG_FIELDS})
+                    writer.writerow({k: row.get(k, "") for k in self.log_fields})
 
     # -- the loop -------------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> Path | None:
-        cfg = self.config
+        """Train to ``optim.epochs`` (or ``optim.max_iterations``), from ``checkpoints/last.pt`` with
+        ``resume``; returns that last checkpoint (rank 0; other ranks get None)."""
         self.output.mkdir(parents=True, exist_ok=True)
-        cached, self.data_description = prepare_data(cfg, self.output, self.info)
+        cached, self.data_description = prepare_data(self.config, self.output, self.info)
         if resume:
-            last = self.output / "checkpoints" / "last.pt"
-            if not last.exists():
-                raise InputError("nothing to resume: no checkpoints/last.pt", self.output)
-            self.load_checkpoint(last)
-            log.info("resumed at iteration %d", self.iteration)
+            self._resume()
         if self.info.is_main:
             with atomic_path(self.output / "config.json") as tmp:
-                tmp.write_text(json.dumps(cfg.to_dict(), indent=1))
-        dataset = PatchDataset(cached, cfg.data.lr_patch, cfg.model.scale, cfg.run.seed, cfg.data.min_head_fraction,
-                               rare_share=cfg.data.rare_value_patches, rare_power=cfg.data.rare_value_power)
+                tmp.write_text(json.dumps(self.config.to_dict(), indent=1))
+        self._train(cached)
+        if self.info.enabled:
+            self._share_batchnorm_statistics()
+        shutdown(self.info)
+        return self.output / "checkpoints" / "last.pt" if self.info.is_main else None
+
+    def _resume(self) -> None:
+        last = self.output / "checkpoints" / "last.pt"
+        if not last.exists():
+            raise InputError("nothing to resume: no checkpoints/last.pt", self.output)
+        self.load_checkpoint(last)
+        log.info("resumed at iteration %d", self.iteration)
+
+    def _train(self, cached: list[CachedSubject]) -> None:
+        """Iterations from the current one to the total, epoch by epoch; logs and checkpoints on schedule."""
+        cfg = self.config
+        dataset = PatchDataset(cached, cfg.data.lr_patch, cfg.model.generator.scale, cfg.run.seed,
+                               cfg.data.min_head_fraction, rare_share=cfg.data.rare_value_patches,
+                               rare_power=cfg.data.rare_value_power)
         sampler = ResumableSampler(dataset, self.info, cfg.run.seed)
         per_epoch = len(sampler.inner) // cfg.optim.batch_size
         if per_epoch == 0:
@@ -233,7 +234,6 @@ class Trainer:
             total = min(total, cfg.optim.max_iterations)
         bar = tqdm(total=total, initial=self.iteration, unit="it", desc=f"train {self.kind.value}",
                    disable=not self.info.is_main)
-        log_rows = []
         started = time.perf_counter()
         while self.iteration < total:
             epoch, done_in_epoch = divmod(self.iteration, per_epoch)
@@ -247,70 +247,50 @@ class Trainer:
                 self.iteration += 1
                 bar.update(1)
                 if self.iteration % cfg.run.log_every == 0 or self.iteration == total:
-                    row = {"iteration": self.iteration, "epoch": epoch, "lr": self.sched_g.get_last_lr()[0],
-                           **losses, "seconds": round(time.perf_counter() - started, 2)}
-                    log_rows.append(row)
-                    bar.set_postfix(l1=f"{losses['loss_l1']:.4f}")
-                    self._write_log(row)
+                    bar.set_postfix(loss=f"{losses['loss_g']:.4f}")
+                    self._write_log({"iteration": self.iteration, "epoch": epoch, "lr": self.sched_g.get_last_lr()[0],
+                                     **losses, "seconds": round(time.perf_counter() - started, 2)})
                 if self.iteration % cfg.run.checkpoint_every == 0 or self.iteration == total:
                     self.save_checkpoint()
                 if self.iteration >= total:
                     break
         bar.close()
-        if self.info.enabled:  # BN running statistics are per rank between forwards: end on rank 0's
-            for module in (self.generator, self.discriminator):
-                for buffer in module.buffers():
-                    torch.distributed.broadcast(buffer, src=0)
-        shutdown(self.info)
-        return self.output / "checkpoints" / "last.pt" if self.info.is_main else None
+
+    def _share_batchnorm_statistics(self) -> None:
+        """BN running statistics are per rank between forwards: end every rank on rank 0's."""
+        for module in (self.generator, self.discriminator):
+            for buffer in module.buffers():
+                torch.distributed.broadcast(buffer, src=0)
 
     def step(self, lr: torch.Tensor, hr: torch.Tensor) -> dict[str, float]:
-        cfg = self.config
-        adversarial = self.iteration >= cfg.optim.warmup_iterations and cfg.loss.adversarial > 0
-        bce = nn.BCEWithLogitsLoss()
-        loss_d_value = 0.0
+        """One iteration on a batch (LR (N, 1, h, w), HR (N, 1, s·h, s·w), normalised): the discriminator's
+        step (after the warm-up), then the generator's on the configured loss terms; their values by log field."""
+        adversarial = self.loss.has_adversarial and self.iteration >= self.config.optim.warmup_iterations
         self.g_model.train()
         self.d_model.train()
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
             fake = self.g_model(lr)
-        if adversarial:
-            self.opt_d.zero_grad(set_to_none=True)
-            with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
-                real_logits = self.d_model(hr)
-                fake_logits = self.d_model(fake.detach())
-                loss_d = bce(real_logits, torch.ones_like(real_logits)) + bce(fake_logits,
-                                                                              torch.zeros_like(fake_logits))
-            self.scaler.scale(loss_d).backward()
-            self.scaler.step(self.opt_d)
-            loss_d_value = float(loss_d.detach())
+        values: dict[str, float] = {}
+        if self.loss.has_adversarial:
+            values["loss_d"] = self._discriminator_step(hr, fake) if adversarial else 0.0
         self.opt_g.zero_grad(set_to_none=True)
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
-            loss_l1 = nn.functional.l1_loss(fake.float(), hr)
-            loss_l2 = nn.functional.mse_loss(fake.float(), hr) if cfg.loss.l2 > 0 else torch.zeros((), device=lr.device)
-            loss_local = local_mean_loss(fake.float(), hr, cfg.loss.local_mean_size) if cfg.loss.local_mean > 0 \
-                else torch.zeros((), device=lr.device)
-            loss_fast = fast_consistency_loss(fake.float(), lr, cfg.loss.fast_consistency_size) \
-                if cfg.loss.fast_consistency > 0 else torch.zeros((), device=lr.device)
-            loss_adv = torch.zeros((), device=lr.device)
-            loss_vgg = torch.zeros((), device=lr.device)
-            if adversarial:
-                logits = self.d_model(fake)
-                loss_adv = bce(logits, torch.ones_like(logits))
-            if self.vgg is not None:
-                loss_vgg = nn.functional.mse_loss(self.vgg(fake.float()), self.vgg(hr))
-            loss_g = (cfg.loss.l1 * loss_l1 + cfg.loss.l2 * loss_l2 + cfg.loss.local_mean * loss_local
-                      + cfg.loss.fast_consistency * loss_fast
-                      + cfg.loss.adversarial * loss_adv + cfg.loss.vgg * loss_vgg)
+            loss_g, terms = self.loss(fake, hr, lr, adversarial)
         self.scaler.scale(loss_g).backward()
         self.scaler.step(self.opt_g)
         self.scaler.update()
         self.sched_g.step()
         if adversarial:
             self.sched_d.step()
-        return {"loss_g": float(loss_g.detach()), "loss_l1": float(loss_l1.detach()),
-                "loss_l2": float(loss_l2.detach()), "loss_local_mean": float(loss_local.detach()),
-                "loss_fast_consistency": float(loss_fast.detach()),
-                "loss_adv": float(loss_adv.detach()), "loss_vgg": float(loss_vgg.detach()), "loss_d": loss_d_value}
+        return {"loss_g": float(loss_g.detach()), **{k: float(v.detach()) for k, v in terms.items()}, **values}
+
+    def _discriminator_step(self, hr: torch.Tensor, fake: torch.Tensor) -> float:
+        self.opt_d.zero_grad(set_to_none=True)
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
+            loss_d = discriminator_loss(self.d_model(hr), self.d_model(fake.detach()))
+        self.scaler.scale(loss_d).backward()
+        self.scaler.step(self.opt_d)
+        return float(loss_d.detach())
 
     def _write_log(self, row: dict) -> None:
         if not self.info.is_main:
@@ -320,7 +300,7 @@ class Trainer:
         csv_path = self.output / "metrics.csv"
         new = not csv_path.exists()
         with open(csv_path, "a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=LOG_FIELDS)
+            writer = csv.DictWriter(handle, fieldnames=self.log_fields)
             if new:
                 writer.writeheader()
-            writer.writerow({k: row.get(k, "") for k in LOG_FIELDS})
+            writer.writerow({k: row.get(k, "") for k in self.log_fields})

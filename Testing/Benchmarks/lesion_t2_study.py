@@ -29,9 +29,9 @@ from quantsr.io.images import read_image, write_image
 from quantsr.io.loader import load_maps
 from quantsr.mapkinds import MapKind
 from quantsr.quality import image_scores
-from quantsr.simulate.cohort import SimulationConfig
+from quantsr.simulate.cohort import simulate_cohort
 from quantsr.simulate.lesions import LesionKind
-from quantsr.simulate.run import simulate_cohort
+from quantsr.simulate.subject import SimulationConfig
 from quantsr.stats import regression
 from quantsr.trust import deviation, project_data_consistency, roi_consistency
 from quantsr.volume import QuantMap

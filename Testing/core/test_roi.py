@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from quantsr.baselines import upsample
+from quantsr.io.images import write_image
 from quantsr.mapkinds import MapKind
-from quantsr.roi import box_mask, labels_on_grid, measure_labels, region_stats, write_stats_csv
+from quantsr.roi import (
+    RoiStats,
+    box_mask,
+    labels_on_grid,
+    measure_labels,
+    paired_tests,
+    region_stats,
+    write_stats_csv,
+)
+from quantsr.roibatch import batch_measure
 from quantsr.volume import QuantMap
 
 
@@ -62,3 +73,37 @@ def test_stats_and_csv(tmp_path) -> None:
     lines = path.read_text().splitlines()
     assert lines[0].startswith("roi,description,map,protocol,voxels")
     assert lines[1].startswith("R,,PD,dl,5,")
+
+
+def _row(roi: str, protocol: str, mean: float, map_name: str = "T2", voxels: int = 10) -> RoiStats:
+    return RoiStats(roi, "", map_name, protocol, voxels, 1.0, mean, 0.0, mean)
+
+
+def test_paired_tests_pair_rois_by_name_against_routine() -> None:
+    routine = {"L1": 100.0, "L2": 120.0, "L3": 90.0}
+    dl = {"L1": 101.0, "L2": 123.0, "L3": 92.0}
+    rows = [_row(k, "routine", v) for k, v in routine.items()] + [_row(k, "DL", v) for k, v in dl.items()]
+    rows += [_row("L9", "DL", 500.0), _row("L3", "fast", 80.0), _row("L1", "fast", 0.0, voxels=0)]
+    tests = {t["comparison"]: t for t in paired_tests(rows)}
+    expected = stats.ttest_rel(list(dl.values()), list(routine.values()))
+    assert tests["DL vs routine"]["rois"] == 3 and tests["DL vs routine"]["mean_difference"] == pytest.approx(2.0)
+    assert tests["DL vs routine"]["t"] == pytest.approx(expected.statistic)
+    assert tests["DL vs routine"]["p"] == pytest.approx(expected.pvalue)
+    assert tests["fast vs routine"]["rois"] == 1 and np.isnan(tests["fast vs routine"]["p"])  # one pair: no test
+    assert paired_tests([_row("L1", "DL", 1.0, "T1")]) == []  # no routine: nothing to compare with
+
+
+def test_batch_measure_reports_a_failing_study_and_measures_the_rest(tmp_path) -> None:
+    routine, fast = _pattern(128, 20, 40), _pattern(64, 20, 40)
+    labels = routine.with_array(np.zeros(routine.shape, np.float32))
+    labels.array[1, 48:80, 48:80] = 1
+    write_image(labels, tmp_path / "lesions.nrrd")
+    write_image(fast, tmp_path / "p1" / "fast_T2.nrrd")
+    write_image(routine, tmp_path / "p1" / "routine_T2.nrrd")
+    studies = {"p1": {"fast": tmp_path / "p1" / "fast_T2.nrrd", "routine": tmp_path / "p1" / "routine_T2.nrrd"},
+               "p2": {"fast": tmp_path / "p2" / "missing.nrrd"}}
+    rows, results = batch_measure(tmp_path / "lesions.nrrd", studies, tmp_path / "rois.csv")
+    assert [(r.study, r.status) for r in results] == [("p1", "done"), ("p2", "failed")]
+    assert "missing.nrrd" in results[1].reason
+    assert [(r.protocol, r.description, r.mean) for r in rows] == [("fast", "p1", 150.0), ("routine", "p1", 150.0)]
+    assert (tmp_path / "rois.csv").read_text().count("\n") == 3  # header + two rows

@@ -12,12 +12,12 @@ from quantsr.segment import (
     TISSUE_LABELS,
     TISSUES,
     TissueModel,
-    TissueValues,
     classify_tissues,
     dice,
     tissue_fractions,
     tissue_masks,
 )
+from quantsr.tissues import TissueValues
 from quantsr.volume import QuantMap
 
 
@@ -118,8 +118,8 @@ def test_pure_tissue_masks_and_dice() -> None:
 @pytest.fixture(scope="module")
 def phantom():
     """One small simulated patient, routine protocol only (the fast one is not needed here)."""
-    from quantsr.simulate.cohort import SimulationConfig, simulate_subject
-    from quantsr.simulate.protocols import ROUTINE
+    from quantsr.protocols import ROUTINE
+    from quantsr.simulate.subject import SimulationConfig, simulate_subject
 
     config = SimulationConfig(object_matrix=320, protocols=(ROUTINE,))  # coarser object grid: ~2× faster
     return simulate_subject("seg", seed=11, n_lesions=1, config=config)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from quantsr.simulate.cohort import SimulatedSubject, simulate_subject
+from quantsr.simulate.subject import SimulatedSubject, simulate_subject
 from quantsr.simulate.writer import write_subject
 
 

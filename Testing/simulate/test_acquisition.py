@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from quantsr.protocols import FAST, ROUTINE, noise_sd
 from quantsr.simulate.acquisition import acquire, same_fov_resize
-from quantsr.simulate.protocols import FAST, ROUTINE, noise_sd
 
 
 def _pixel_centres(matrix: int, fov: float = 220.0) -> np.ndarray:

@@ -9,7 +9,7 @@ import pytest
 
 from quantsr.regions import PAPER_REGIONS, paper_region_of, read_label_names
 from quantsr.simulate.atlas import cohort_regions, subject_regions
-from quantsr.simulate.cohort import SimulationConfig
+from quantsr.simulate.subject import SimulationConfig
 
 CORTEX = ("Frontal", "Temporal", "Parietal", "Occipital", "Insula")
 DEEP_GREY = ("Caudate", "Putamen", "Thalamus")

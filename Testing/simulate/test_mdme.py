@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from quantsr.protocols import MdmeTiming
 from quantsr.simulate.mdme import fit, signal
-from quantsr.simulate.protocols import MdmeTiming
 
 
 def test_signal_matches_the_equation_for_one_voxel() -> None:

@@ -13,6 +13,6 @@ def scene():
 
 @pytest.fixture
 def logic(scene):
-    from QuantSRLib.logic import QuantSRCoreLogic
+    from QuantSRLib.logic import QuantSRSceneLogic
 
-    return QuantSRCoreLogic(scene)
+    return QuantSRSceneLogic(scene)

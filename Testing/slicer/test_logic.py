@@ -18,7 +18,7 @@ from quantsr.io.dicom_write import StudyContext, write_series  # noqa: E402
 from quantsr.io.images import write_image  # noqa: E402
 from quantsr.mapkinds import MapKind  # noqa: E402
 from quantsr.volume import QuantMap  # noqa: E402
-from QuantSRLib.logic import QuantSRCoreLogic  # noqa: E402
+from QuantSRLib.logic import QuantSRSceneLogic  # noqa: E402
 from QuantSRLib.nodes import map_from_volume_node, volume_node_from_map  # noqa: E402
 
 FOV = 64.0
@@ -190,9 +190,9 @@ def test_batch_super_resolve_skips_a_broken_study(logic, tmp_path) -> None:
 
 def test_protocol_and_kind_of_volumes_from_the_dicom_browser(scene) -> None:
     node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "5: MAGiC T1 map (fast)")
-    assert QuantSRCoreLogic.protocol_of(node) == "fast"
+    assert QuantSRSceneLogic.protocol_of(node) == "fast"
     node.SetName("902: QuantSR T1 map (DL)")
-    assert QuantSRCoreLogic.protocol_of(node) == "DL"
+    assert QuantSRSceneLogic.protocol_of(node) == "DL"
     volume_node_from_map(scene, _pattern(8, MapKind.UNKNOWN), "x", node=node)
     node.RemoveAttribute("QuantSR.MapKind")
     assert map_from_volume_node(node).kind is MapKind.T1  # from the series description in the name

@@ -14,7 +14,7 @@ from quantsr.errors import InputError, QuantSRError  # noqa: E402
 from quantsr.mapkinds import MapKind  # noqa: E402
 from quantsr.volume import QuantMap  # noqa: E402
 from QuantSRLib import dependencies  # noqa: E402
-from QuantSRLib.logic import QuantSRCoreLogic  # noqa: E402
+from QuantSRLib.logic import QuantSRSceneLogic  # noqa: E402
 from QuantSRLib.nodes import map_from_volume_node, volume_node_from_map  # noqa: E402
 
 TISSUE = {MapKind.T1: 900.0, MapKind.T2: 85.0, MapKind.PD: 70.0}
@@ -40,7 +40,7 @@ def test_dicom_browser_volumes_get_dl_volumes_in_the_right_slots(logic, scene) -
     assert all(map_from_volume_node(node).kind is MapKind.UNKNOWN for node in slots.values())
     task = logic.start_super_resolution(slots, method="bicubic")
     outputs = task.run()
-    assert {QuantSRCoreLogic.output_slot(out) for out in outputs} == {"dlT1", "dlT2", "dlPD"}
+    assert {QuantSRSceneLogic.output_slot(out) for out in outputs} == {"dlT1", "dlT2", "dlPD"}
     for out in outputs:
         kind = MapKind.parse(out.GetAttribute("QuantSR.MapKind"))
         assert out.GetImageData().GetDimensions() == (32, 32, 3)
@@ -110,18 +110,18 @@ def test_apply_is_ready_only_with_valid_inputs(scene) -> None:
     t1 = _browser_volume(scene, MapKind.T1, "5: MAGiC Quant")
     empty = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "empty")
     ticked = {"T1": True, "T2": True, "PD": False}
-    assert QuantSRCoreLogic.apply_problem({"T1": None, "T2": None, "PD": None}, ticked).startswith("Select a fast")
-    assert QuantSRCoreLogic.apply_problem({"T1": None, "T2": None, "PD": t1}, ticked).startswith("Select a fast")
-    assert "has no image data" in QuantSRCoreLogic.apply_problem({"T1": t1, "T2": empty, "PD": None}, ticked)
-    assert QuantSRCoreLogic.apply_problem({"T1": t1, "T2": None, "PD": None}, ticked) is None
-    assert QuantSRCoreLogic.apply_problem({"T1": t1, "T2": None, "PD": None}, ticked, busy=True)
+    assert QuantSRSceneLogic.apply_problem({"T1": None, "T2": None, "PD": None}, ticked).startswith("Select a fast")
+    assert QuantSRSceneLogic.apply_problem({"T1": None, "T2": None, "PD": t1}, ticked).startswith("Select a fast")
+    assert "has no image data" in QuantSRSceneLogic.apply_problem({"T1": t1, "T2": empty, "PD": None}, ticked)
+    assert QuantSRSceneLogic.apply_problem({"T1": t1, "T2": None, "PD": None}, ticked) is None
+    assert QuantSRSceneLogic.apply_problem({"T1": t1, "T2": None, "PD": None}, ticked, busy=True)
 
 
 def test_derived_volumes_are_hidden_from_the_map_selectors(logic, scene) -> None:
     fast = volume_node_from_map(scene, QuantMap(np.full((2, 8, 8), 80.0), kind=MapKind.T2), "T2 fast", "fast")
     dl = volume_node_from_map(scene, QuantMap(np.full((2, 8, 8), 82.0), kind=MapKind.T2), "T2 DL", "DL")
     deviation = logic.show_trust_map(dl, fast)
-    assert QuantSRCoreLogic.derived_volume_ids(scene) == [deviation.GetID()]
+    assert QuantSRSceneLogic.derived_volume_ids(scene) == [deviation.GetID()]
 
 
 def test_comparison_layouts_register_on_the_layout_node(scene) -> None:

@@ -16,7 +16,7 @@ from quantsr.errors import InputError  # noqa: E402
 from quantsr.mapkinds import MapKind  # noqa: E402
 from quantsr.synth import PRESETS, contrast, synthesize  # noqa: E402
 from quantsr.volume import QuantMap  # noqa: E402
-from QuantSRLib.logic import QuantSRCoreLogic  # noqa: E402
+from QuantSRLib.logic import QuantSRSceneLogic  # noqa: E402
 from QuantSRLib.nodes import map_from_volume_node, volume_node_from_map  # noqa: E402
 from QuantSRLib.synthetic import (  # noqa: E402
     CONTRAST_ATTRIBUTE,
@@ -84,7 +84,7 @@ def test_volume_equals_core_synthesis_on_the_source_grid(logic, scene, name) -> 
     assert [float(node.GetAttribute(a)) for a in TIMING_ATTRIBUTES.values()] == [
         preset.tr_ms, preset.te_ms, preset.ti_ms]
     assert node.GetAttribute(MAPS_ATTRIBUTE) == f"{t1.GetID()} {t2.GetID()} {pd.GetID()}"
-    assert QuantSRCoreLogic.protocol_of(node) == "DL"  # ROI tables label it with its protocol
+    assert QuantSRSceneLogic.protocol_of(node) == "DL"  # ROI tables label it with its protocol
 
 
 def test_changing_tr_te_ti_updates_the_same_node(logic, scene) -> None:

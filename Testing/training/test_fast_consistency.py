@@ -10,7 +10,7 @@ from torch.nn import functional
 from quantsr.errors import InputError
 from quantsr.model import Generator, GeneratorConfig
 from quantsr_training.config import TrainConfig, validate
-from quantsr_training.trainer import fast_consistency_loss
+from quantsr_training.losses import fast_consistency_loss
 
 
 def test_bicubic_output_is_consistent_and_an_offset_is_not() -> None:

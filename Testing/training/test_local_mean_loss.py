@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from quantsr_training.trainer import local_mean_loss
+from quantsr_training.losses import local_mean_loss
 
 
 def test_local_mean_loss_by_hand() -> None:

@@ -15,7 +15,7 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.sr.codedict import codes
-from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
 from .. import __version__
 from ..errors import OutputError
@@ -113,7 +113,25 @@ def write_series(
 ) -> Path:
     """Write ``qmap`` as one DICOM series folder (atomically: the folder appears complete or not at all):
     classic MR Image Storage (one file per slice), or with ``enhanced`` one Enhanced MR Image Storage object
-    (``quantsr.io.dicom_enhanced``). ``comments`` goes into ImageComments (the envelope warning)."""
+    (``quantsr.io.dicom_enhanced``). ``comments`` goes into ImageComments (the envelope warning).
+
+    Args:
+        qmap: a T1 / T2 / PD map in ms / %, stored as uint16 at ×10 (RescaleSlope 0.1); values above 6553.5
+            are refused (OutputError), negative ones clipped to 0.
+        folder: the series folder (IM0001.dcm, ... or one enhanced object).
+        context: patient, study and frame of reference shared with the study's other series.
+        series_description: SeriesDescription; ``series_number``: SeriesNumber.
+        protocol: ProtocolName unless ``acquisition`` names one.
+        derived_from: the source map: ImageType becomes DERIVED, SECONDARY, with a DerivationDescription
+            (``derivation_description``) and SourceImageSequence entries pointing at the source's instances.
+        acquisition: what the scanner would record (TR, TE, acquisition matrix, acceleration).
+        seed: makes the UIDs reproducible (same seed and series → same UIDs).
+        comments: ImageComments.
+        enhanced: one Enhanced MR object instead of a file per slice.
+
+    Returns:
+        ``folder``.
+    """
     if qmap.kind is MapKind.UNKNOWN:
         raise OutputError("a map of unknown kind cannot be written as a synthetic-MRI DICOM series", folder)
     folder = Path(folder)
@@ -128,10 +146,10 @@ def write_series(
         return write_enhanced(qmap, stored, folder, context, series_uid, series_description, series_number,
                               protocol, acquisition or AcquisitionInfo(), derived_from, derivation_description,
                               comments, generate_uid(UID_PREFIX, entropy_srcs=entropy and [*entropy, "enhanced"]))
+    series = _Series(series_uid, series_description, series_number, protocol)
     with atomic_directory(folder) as tmp:
         for k in range(qmap.shape[0]):
-            ds = _slice_dataset(qmap, k, stored[k], context, series_uid, series_description, series_number,
-                                protocol, acquisition or AcquisitionInfo(),
+            ds = _slice_dataset(qmap, k, stored[k], context, series, acquisition or AcquisitionInfo(),
                                 generate_uid(UID_PREFIX, entropy_srcs=entropy and [*entropy, str(k)]))
             if derived_from is not None:
                 _mark_derived(ds, qmap.kind, derivation_description,
@@ -146,10 +164,10 @@ def write_series(
 def new_part10_dataset(sop_class_uid: str, sop_uid: str) -> Dataset:
     """An empty dataset with QuantSR's file meta (explicit VR little endian) and character set."""
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class_uid
-    meta.MediaStorageSOPInstanceUID = sop_uid
+    meta.MediaStorageSOPClassUID = UID(sop_class_uid)
+    meta.MediaStorageSOPInstanceUID = UID(sop_uid)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = UID_PREFIX + "1"
+    meta.ImplementationClassUID = UID(UID_PREFIX + "1")
     meta.ImplementationVersionName = f"QUANTSR_{__version__}"[:16]
     ds = Dataset()
     ds.file_meta = meta
@@ -179,12 +197,32 @@ def _to_stored(qmap: QuantMap, folder: Path) -> np.ndarray:
     return scaled.astype(np.uint16)
 
 
-def _slice_dataset(qmap: QuantMap, k: int, pixels: np.ndarray, context: StudyContext, series_uid: str,
-                   description: str, number: int, protocol: str, acq: AcquisitionInfo, sop_uid: str) -> Dataset:
+@dataclass(frozen=True)
+class _Series:
+    """What every slice of one series shares besides the study."""
+
+    uid: str
+    description: str
+    number: int
+    protocol: str
+
+
+def _slice_dataset(qmap: QuantMap, k: int, pixels: np.ndarray, context: StudyContext, series: _Series,
+                   acq: AcquisitionInfo, sop_uid: str) -> Dataset:
+    """Slice ``k`` as one MR Image Storage instance, filled module by module (PS3.3 A.4: MR Image IOD)."""
     ds = new_part10_dataset(MRImageStorage, sop_uid)
-    ds.SOPClassUID = MRImageStorage
+    ds.SOPClassUID = MRImageStorage  # SOP Common
     ds.SOPInstanceUID = sop_uid
-    # Patient and study
+    _patient_and_study(ds, context)
+    _series_and_equipment(ds, context, series, acq)
+    _mr_image(ds, qmap.kind, context, acq, k)
+    _image_plane(ds, qmap, k)
+    _image_pixel(ds, qmap.kind, pixels)
+    return ds
+
+
+def _patient_and_study(ds: Dataset, context: StudyContext) -> None:
+    """Patient and General Study modules."""
     ds.PatientName = context.patient_name if "^" in context.patient_name else f"{context.patient_name}^"
     ds.PatientID = context.patient_id
     ds.PatientBirthDate = context.patient_birth_date
@@ -196,24 +234,33 @@ def _slice_dataset(qmap: QuantMap, k: int, pixels: np.ndarray, context: StudyCon
     ds.StudyDescription = context.study_description
     ds.AccessionNumber = context.accession_number
     ds.ReferringPhysicianName = ""
-    # Series and equipment
+
+
+def _series_and_equipment(ds: Dataset, context: StudyContext, series: _Series, acq: AcquisitionInfo) -> None:
+    """General Series, Frame of Reference and General Equipment modules."""
     ds.Modality = "MR"
-    ds.SeriesInstanceUID = series_uid
-    ds.SeriesNumber = number
-    ds.SeriesDescription = description
-    ds.ProtocolName = acq.protocol_name or protocol
-    ds.SeriesDate = ds.ContentDate = ds.AcquisitionDate = context.study_date
-    ds.SeriesTime = ds.ContentTime = ds.AcquisitionTime = context.study_time
-    ds.Manufacturer = context.manufacturer
-    ds.ManufacturerModelName = "QuantSR simulator" if context.manufacturer == "QuantSR" else ""
-    ds.SoftwareVersions = f"QuantSR {__version__}"
-    ds.MagneticFieldStrength = context.field_strength
+    ds.SeriesInstanceUID = series.uid
+    ds.SeriesNumber = series.number
+    ds.SeriesDescription = series.description
+    ds.ProtocolName = acq.protocol_name or series.protocol
+    ds.SeriesDate = context.study_date
+    ds.SeriesTime = context.study_time
     ds.BodyPartExamined = "HEAD"
     ds.PatientPosition = "HFS"
     ds.FrameOfReferenceUID = context.frame_of_reference_uid
     ds.PositionReferenceIndicator = ""
-    # MR image
-    ds.ImageType = ["DERIVED", "PRIMARY", "QMAP", qmap.kind.value]
+    ds.Manufacturer = context.manufacturer
+    ds.ManufacturerModelName = "QuantSR simulator" if context.manufacturer == "QuantSR" else ""
+    ds.SoftwareVersions = f"QuantSR {__version__}"
+
+
+def _mr_image(ds: Dataset, kind: MapKind, context: StudyContext, acq: AcquisitionInfo, k: int) -> None:
+    """General Image and MR Image modules: the MDME acquisition behind the map."""
+    ds.ContentDate = ds.AcquisitionDate = context.study_date
+    ds.ContentTime = ds.AcquisitionTime = context.study_time
+    ds.InstanceNumber = k + 1
+    ds.AcquisitionNumber = 1
+    ds.ImageType = ["DERIVED", "PRIMARY", "QMAP", kind.value]
     ds.ScanningSequence = "SE"
     ds.SequenceVariant = "SK"
     ds.ScanOptions = ""
@@ -223,6 +270,7 @@ def _slice_dataset(qmap: QuantMap, k: int, pixels: np.ndarray, context: StudyCon
     ds.EchoTime = acq.echo_time_ms
     ds.EchoTrainLength = 2
     ds.ImagedNucleus = "1H"
+    ds.MagneticFieldStrength = context.field_strength
     if acq.acquisition_matrix:
         freq, phase = acq.acquisition_matrix
         ds.AcquisitionMatrix = [freq, 0, 0, phase]
@@ -230,7 +278,10 @@ def _slice_dataset(qmap: QuantMap, k: int, pixels: np.ndarray, context: StudyCon
     if acq.acceleration:
         ds.ParallelAcquisition = "YES"
         ds.ParallelReductionFactorInPlane = float(acq.acceleration)
-    # Geometry
+
+
+def _image_plane(ds: Dataset, qmap: QuantMap, k: int) -> None:
+    """Image Plane module: slice ``k``'s position, orientation and spacing (LPS, mm)."""
     position = qmap.index_to_physical(np.array([0.0, 0.0, k]))[0]
     ds.ImagePositionPatient = [_ds(v) for v in position]
     ds.ImageOrientationPatient = [_ds(v) for v in (*qmap.direction[:, 0], *qmap.direction[:, 1])]
@@ -238,9 +289,10 @@ def _slice_dataset(qmap: QuantMap, k: int, pixels: np.ndarray, context: StudyCon
     ds.SliceThickness = _ds(qmap.metadata.get("slice_thickness") or qmap.spacing[2])
     ds.SpacingBetweenSlices = _ds(qmap.spacing[2])
     ds.SliceLocation = _ds(float(position @ qmap.direction[:, 2]))
-    ds.InstanceNumber = k + 1
-    ds.AcquisitionNumber = 1
-    # Pixels: uint16, ×10 with slope 0.1
+
+
+def _image_pixel(ds: Dataset, kind: MapKind, pixels: np.ndarray) -> None:
+    """Image Pixel, Modality LUT and VOI LUT modules: uint16 at ×10 with slope 0.1, the kind's display window."""
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
     ds.Rows, ds.Columns = pixels.shape
@@ -250,12 +302,11 @@ def _slice_dataset(qmap: QuantMap, k: int, pixels: np.ndarray, context: StudyCon
     ds.PixelRepresentation = 0
     ds.RescaleSlope = _ds(1.0 / DICOM_STORED_SCALE)
     ds.RescaleIntercept = "0"
-    ds.RescaleType = "MS" if qmap.kind.unit == "ms" else "PCT"
-    window = qmap.kind.display_range
-    ds.WindowCenter = _ds((window[0] + window[1]) / 2 * DICOM_STORED_SCALE)
-    ds.WindowWidth = _ds((window[1] - window[0]) * DICOM_STORED_SCALE)
+    ds.RescaleType = "MS" if kind.unit == "ms" else "PCT"
+    low, high = kind.display_range
+    ds.WindowCenter = _ds((low + high) / 2 * DICOM_STORED_SCALE)
+    ds.WindowWidth = _ds((high - low) * DICOM_STORED_SCALE)
     ds.PixelData = np.ascontiguousarray(pixels).tobytes()
-    return ds
 
 
 def _frame_number(source: QuantMap, k: int) -> int | None:

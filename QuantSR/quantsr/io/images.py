@@ -21,7 +21,16 @@ METHOD_KEY = "quantsr_method"
 
 def read_image(path: str | Path, kind: MapKind | None = None) -> QuantMap:
     """Read a map in physical units; the kind is ``kind`` if given, else the file's ``quantsr_kind``
-    entry, a T1/T2/PD word in its name, or its value range."""
+    entry, a T1/T2/PD word in its name, or its value range.
+
+    Args:
+        path: an NRRD, NIfTI or MHA file (2-D or 3-D, scalar).
+        kind: the map kind; None: from the file as above.
+
+    Returns:
+        float32 (slices, rows, columns) as stored (QuantSR writes ms / %), geometry converted to LPS by
+        SimpleITK.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError("no such file", path)
@@ -65,7 +74,15 @@ def _detect(stored: str, path: Path, array: np.ndarray) -> MapKind:
 
 
 def write_image(qmap: QuantMap, path: str | Path) -> Path:
-    """Write ``qmap`` (float32, physical units) atomically; the kind goes into the header."""
+    """Write ``qmap`` (float32, physical units) atomically; the kind goes into the header.
+
+    Args:
+        qmap: the map; its kind, method, model and envelope warning are written as header entries.
+        path: ``.nrrd``, ``.nii.gz``, ``.nii`` or ``.mha`` (the format follows the suffix).
+
+    Returns:
+        ``path``.
+    """
     path = Path(path)
     suffix = image_suffix(path)
     if suffix is None:

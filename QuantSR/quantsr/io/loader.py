@@ -9,7 +9,6 @@ from ..errors import InputError
 from ..mapkinds import QUANT_KINDS, MapKind
 from ..volume import QuantMap
 from .dicom_read import Discovery, SeriesInfo, read_series, scan
-from .images import read_image
 from .outputs import image_suffix
 
 log = logging.getLogger("quantsr.io")
@@ -24,11 +23,27 @@ def load_maps(path: str | Path, kind: MapKind | None = None, series: str | None 
     ``kind`` or detection). A series whose header or values say it is no map is refused unless ``force``
     (with ``kind``). A broken series (a file without pixel data) is skipped with a warning when other maps
     are there, and refused when it is the one asked for.
+
+    Args:
+        path: a DICOM folder (searched recursively) or file, or an NRRD / NIfTI / MHA map.
+        kind: T1, T2 or PD: the kind of a single map, or the one map to take from a folder; None: detect.
+        series: a DICOM SeriesNumber or SeriesInstanceUID.
+        force: read a series that does not look like a map (needs ``kind``).
+
+    Returns:
+        One :class:`~quantsr.volume.QuantMap` per map, float32 (slices, rows, columns) in physical units (T1 and
+        T2 in ms, PD in %), LPS geometry from the files.
+
+    Raises:
+        InputError: no map, an unreadable or ambiguous input (several studies, several series of one kind), or
+            a series refused as no map; the message names the file.
     """
     path = Path(path)
     if not path.exists():
         raise InputError("no such file or folder", path)
     if path.is_file() and image_suffix(path):
+        from .images import read_image  # SimpleITK: only for image files, not for DICOM
+
         qmap = read_image(path, kind)
         _require_known(qmap, path)
         return [qmap]

@@ -14,6 +14,7 @@ _FORMAT_SUFFIX = {"nrrd": ".nrrd", "nifti": ".nii.gz"}
 
 
 def image_suffix(path: Path) -> str | None:
+    """The image-file suffix of ``path`` (".nrrd", ".nii.gz", ...), None for anything else (a DICOM folder)."""
     name = path.name.lower()
     return next((s for s in IMAGE_SUFFIXES if name.endswith(s)), None)
 

@@ -11,8 +11,19 @@ from .outputs import image_suffix
 
 
 def write_map(qmap: QuantMap, target: Path, derived_from: QuantMap | None = None, layout: str = "same") -> Path:
-    """``layout`` (DICOM only): "classic" (a file per slice), "enhanced" (one Enhanced MR object) or "same"
-    (the source's layout). An envelope warning in the metadata goes into the file's metadata."""
+    """Write one (super-resolved) map to ``target``, atomically.
+
+    Args:
+        qmap: the map in physical units; its metadata's method, model and envelope warning are recorded.
+        target: an image file (the suffix picks NRRD / NIfTI / MHA) or else a DICOM series folder.
+        derived_from: the map it was computed from (DICOM: its study, frame of reference and source images are
+            referenced).
+        layout: DICOM only: "classic" (a file per slice), "enhanced" (one Enhanced MR object) or "same" (the
+            source's layout).
+
+    Returns:
+        ``target``.
+    """
     if image_suffix(target):
         from .images import write_image
 

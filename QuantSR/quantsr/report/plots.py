@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # headless: never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..figures import extent_mm, slice_at  # noqa: E402
+from ..figures import draw_map_row, extent_mm, slice_at  # noqa: E402
 from ..io.atomic import atomic_path  # noqa: E402
 from ..mapkinds import QUANT_KINDS, MapKind  # noqa: E402
 from ..volume import QuantMap  # noqa: E402
@@ -88,18 +88,8 @@ def example_figure(volumes: dict[str, dict[MapKind, QuantMap]], lesions: QuantMa
     fig, axes = plt.subplots(3, len(columns) + 1, figsize=(3.1 * (len(columns) + 1) + 1, 9.6), squeeze=False)
     for row, kind in enumerate(QUANT_KINDS):
         lo, hi = kind.display_range
-        for column, method in enumerate(columns):
-            qmap = volumes[method][kind]
-            ax = axes[row][column]
-            image = ax.imshow(slice_at(qmap, z_mm), cmap="gray", vmin=lo, vmax=hi, extent=extent_mm(qmap))
-            if lesions is not None and lesions.same_geometry(reference) and qmap.same_geometry(reference):
-                mask = slice_at(lesions, z_mm) > 0
-                if mask.any():
-                    ax.contour(mask, levels=[0.5], colors="orange", linewidths=0.6, extent=extent_mm(qmap),
-                               origin="upper")
-            ax.set_title(f"{kind.value} {method} ({qmap.shape[2]}×{qmap.shape[1]})", fontsize=9)
-            ax.set_axis_off()
-        fig.colorbar(image, ax=list(axes[row][: len(columns)]), fraction=0.02, pad=0.01).set_label(kind.unit)
+        draw_map_row(fig, list(axes[row][: len(columns)]), [(method, volumes[method][kind]) for method in columns],
+                     z_mm, lesions, interpolation=None, panel_title="{kind} {label} ({columns}×{rows})")
         difference = slice_at(volumes[compare][kind], z_mm) - slice_at(volumes["routine"][kind], z_mm)
         limit = 0.1 * (hi - lo)
         ax = axes[row][-1]

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,12 +49,25 @@ CONVENTIONS = [
 
 @dataclass
 class ReportOptions:
+    """What ``quantsr report`` compares and how: DL (``use_dl``; ``models`` per kind, bundled otherwise), the
+    ``subjects`` to report (None: all), the NIQE pristine model (``niqe_model`` .mat / .npz; None: fitted on
+    routine maps), the SSIM convention, and the inference ``engine`` options."""
+
     use_dl: bool = True
     models: dict[MapKind, Path] = field(default_factory=dict)  # per kind; missing kinds → bundled model
     subjects: list[str] | None = None
     niqe_model: Path | None = None
     ssim_convention: str = DEFAULT_SSIM_CONVENTION  # quality.SSIM_CONVENTIONS
     engine: EngineOptions = field(default_factory=EngineOptions)
+
+
+def report_config(resolvers: dict[MapKind, SuperResolver], niqe_note: str, ssim_note: str,
+                  engine: EngineOptions) -> dict:
+    """What a cached subject measurement must have been made with to be reused (``subjects/<subject>.json``)."""
+    return {"models": _model_descriptions(resolvers), "niqe": niqe_note, "ssim": ssim_note,
+            "quantsr_version": __version__,
+            # the consistency step changes every DL value: a subject measured with other settings is stale
+            "fast_consistency": [engine.fast_consistency_mm, engine.fast_consistency_eps] if resolvers else None}
 
 
 def _model_descriptions(resolvers: dict[MapKind, SuperResolver]) -> dict[str, str]:
@@ -117,8 +131,83 @@ def _niqe_models(cohort_subjects: list[SubjectFiles], chosen: list[SubjectFiles]
                     "model, not the standard natural-image parameters: not comparable with published NIQE.")
 
 
+@dataclass
+class _SubjectMeasurer:
+    """Measures one subject for the report, or reuses its earlier measurement: ``subjects/<subject>.json`` under
+    the report folder, kept while the report's ``config`` (models, NIQE model, SSIM convention, version) is the
+    same."""
+
+    cohort: Path
+    output: Path
+    config: dict
+    resolvers: dict[MapKind, SuperResolver]
+    niqe_models: dict[MapKind, PristineModel]
+    ssim_convention: str
+
+    def cache_path(self, files: SubjectFiles) -> Path:
+        return self.output / "subjects" / f"{files.subject}.json"
+
+    def earlier(self, files: SubjectFiles) -> dict | None:
+        """The subject's cached measurement when it was made with this configuration."""
+        cached = self.cache_path(files)
+        if not cached.is_file():
+            return None
+        stored = json.loads(cached.read_text())
+        return stored if stored.get("config") == self.config else None
+
+    def measure(self, files: SubjectFiles, example_png: Path | None) -> dict:
+        """Load (and super-resolve) the subject's maps, measure them, cache the result; with ``example_png``
+        draw the report's example figure from the same volumes."""
+        volumes = load_volumes(files, {k: r.run for k, r in self.resolvers.items()} or None)
+        measured = measure_subject(files, volumes, self.niqe_models, _regions(files, self.cohort),
+                                   self.ssim_convention)
+        measured["config"] = self.config
+        with atomic_path(self.cache_path(files)) as tmp:
+            tmp.write_text(to_json(measured))
+        if example_png is not None:
+            _example_figure(files, volumes, example_png)
+        return measured
+
+
+def _measure_subjects(chosen: list[SubjectFiles], measurer: _SubjectMeasurer, example: SubjectFiles,
+                      example_png: Path, progress: Callable[[str], None]) -> list[dict]:
+    """Every chosen subject's measurement, earlier ones kept (unless the example figure is still to draw)."""
+    per_subject = []
+    for index, files in enumerate(chosen, start=1):
+        started = time.perf_counter()
+        is_example = files is example
+        stored = None if is_example and not example_png.is_file() else measurer.earlier(files)
+        if stored is not None:
+            per_subject.append(stored)
+            progress(f"[{index}/{len(chosen)}] {files.subject}: measured earlier, kept")
+            continue
+        per_subject.append(measurer.measure(files, example_png if is_example else None))
+        progress(f"[{index}/{len(chosen)}] {files.subject}: {time.perf_counter() - started:.0f} s")
+    return per_subject
+
+
 def make_report(cohort: str | Path, output: str | Path, options: ReportOptions | None = None,
                 progress: Callable[[str], None] = print) -> dict:
+    """The paper's analysis of a paired cohort as one report.
+
+    Args:
+        cohort: a simulator cohort folder or a ``manifest.csv`` (``subject, group, map, protocol, format,
+            path``; fast and routine T1 / T2 / PD per subject, optional DL maps, lesion labels, ROI boxes,
+            tissue and region labels).
+        output: the report folder: ``report.html``, ``results.json`` (every number), ``figures/*.png``,
+            ``subjects/*.json`` (per-subject measurements, reused on a re-run with the same configuration)
+            and ``niqe/`` (fitted pristine models).
+        options: methods, subjects, NIQE and SSIM conventions, inference settings (:class:`ReportOptions`).
+        progress: called with one line per subject.
+
+    Returns:
+        The results written to ``results.json``: per-subject tissue / region / lesion means (ms, ms, %), PSNR
+        (dB), SSIM and NIQE per method, Tables 1–5 (means (SD), paired t and TOST, regression, Bland–Altman
+        of % differences, CVs), and the figures' paths relative to ``output``.
+
+    Raises:
+        InputError: fewer than two subjects (paired statistics), or an unreadable cohort or map.
+    """
     options = options or ReportOptions()
     cohort, output = Path(cohort), Path(output)
     everyone = read_cohort(cohort)
@@ -131,35 +220,15 @@ def make_report(cohort: str | Path, output: str | Path, options: ReportOptions |
                      for kind in QUANT_KINDS}
     niqe_models, niqe_note = _niqe_models(everyone, chosen, options, output)
     ssim_note = f"SSIM convention '{options.ssim_convention}': {SSIM_CONVENTIONS[options.ssim_convention]}"
-    config = {"models": _model_descriptions(resolvers), "niqe": niqe_note, "ssim": ssim_note,
-              "quantsr_version": __version__}
+    config = report_config(resolvers, niqe_note, ssim_note, options.engine)
     example = next((s for s in chosen if s.group == "patient" and "LABELS" in s.extras), chosen[0])
+    example_png = output / "figures" / "examples.png"
+    measurer = _SubjectMeasurer(cohort, output, config, resolvers, niqe_models, options.ssim_convention)
+    per_subject = _measure_subjects(chosen, measurer, example, example_png, progress)
     figures: dict[str, Path] = {}
-    per_subject = []
-    for index, files in enumerate(chosen, start=1):
-        started = time.perf_counter()
-        cached = output / "subjects" / f"{files.subject}.json"
-        example_png = output / "figures" / "examples.png"
-        need_figure = files is example and not example_png.is_file()
-        if cached.is_file() and not need_figure:
-            stored = json.loads(cached.read_text())
-            if stored.get("config") == config:
-                per_subject.append(stored)
-                progress(f"[{index}/{len(chosen)}] {files.subject}: measured earlier, kept")
-                continue
-        volumes = load_volumes(files, {k: r.run for k, r in resolvers.items()} or None)
-        measured = measure_subject(files, volumes, niqe_models, _regions(files, cohort),
-                                   options.ssim_convention)
-        measured["config"] = config
-        with atomic_path(cached) as tmp:
-            tmp.write_text(to_json(measured))
-        if files is example:
-            _example_figure(files, volumes, example_png)
-        per_subject.append(measured)
-        progress(f"[{index}/{len(chosen)}] {files.subject}: {time.perf_counter() - started:.0f} s")
     if example_png.is_file():
         figures["examples"] = example_png
-    results = {
+    results: dict[str, Any] = {
         "quantsr_version": __version__,
         "generated": datetime.datetime.now().isoformat(timespec="seconds"),
         "data": {"cohort": str(cohort), "subjects": [s.subject for s in chosen],
@@ -183,7 +252,8 @@ def make_report(cohort: str | Path, output: str | Path, options: ReportOptions |
 
 
 def _example_figure(files: SubjectFiles, volumes: SubjectVolumes, path: Path) -> None:
-    shown = {m: volumes.methods[m] for m in ("fast", "bicubic", "DL", "routine") if m in volumes.methods}
+    shown: dict[str, dict[MapKind, QuantMap]] = {
+        m: volumes.methods[m] for m in ("fast", "bicubic", "DL", "routine") if m in volumes.methods}
     plots.example_figure(shown, volumes.lesion_labels, f"{files.subject} ({files.group or 'subject'}): "
                          "fast | bicubic | DL | routine, and DL − routine", path)
 

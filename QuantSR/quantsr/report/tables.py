@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -164,7 +165,7 @@ def table3(subjects: list[dict]) -> dict:
                     continue
                 x, y = np.array(pairs).T
                 error = 100 * (x - y) / y
-                entry = {"map": key, "method": method, "reference": reference, "n": len(pairs),
+                entry: dict[str, Any] = {"map": key, "method": method, "reference": reference, "n": len(pairs),
                          "mean_error_pct": float(error.mean()), "sd_error_pct": float(error.std(ddof=1)),
                          "rois_below": int((error < 0).sum()), "p": stats.paired_t_test(x, y).p}
                 if len(pairs) >= 3:
@@ -190,7 +191,7 @@ def table5(subjects: list[dict]) -> list[dict]:
     """NIQE per map and method, mean (SD) over subjects (lower is better)."""
     rows = []
     for key in MAP_KEYS:
-        row = {"map": key}
+        row: dict[str, Any] = {"map": key}
         for method in ("fast", "bicubic", "DL", "routine"):
             values = [s["niqe"][method][key] for s in subjects if key in s.get("niqe", {}).get(method, {})]
             if values:

@@ -15,11 +15,11 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..errors import InputError
+from ..protocols import ROUTINE
 from ..regions import PAPER_REGIONS, paper_region_atlas
 from ..volume import QuantMap
-from .cohort import SimulationConfig, object_grid, recon_geometry
 from .phantom import Pose
-from .protocols import ROUTINE
+from .subject import SimulationConfig, object_grid, recon_geometry
 
 
 def config_of(cohort: str | Path) -> SimulationConfig:

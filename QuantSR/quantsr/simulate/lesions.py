@@ -5,7 +5,7 @@ new entry, not new code. Each lesion is a randomly oriented ellipsoid with a wav
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -88,8 +88,8 @@ class Lesion:
         return row
 
 
-def draw_lesions(rng: np.random.Generator, wm_fraction: np.ndarray, points_of: callable, count: int,
-                 kinds: Sequence[LesionKind] | None = None, gm_fraction: np.ndarray | None = None,
+def draw_lesions(rng: np.random.Generator, wm_fraction: np.ndarray, points_of: Callable[[np.ndarray], np.ndarray],
+                 count: int, kinds: Sequence[LesionKind] | None = None, gm_fraction: np.ndarray | None = None,
                  csf_fraction: np.ndarray | None = None) -> list[Lesion]:
     """``count`` lesions with centres in white matter of the object grid (``points_of`` maps (k, j, i)
     indices to LPS mm); kinds chosen at random from ``kinds``. Deep lesions sit ≥ 3 voxels inside WM;
@@ -107,14 +107,15 @@ def draw_lesions(rng: np.random.Generator, wm_fraction: np.ndarray, points_of: c
             radius = rng.uniform(*kind.radius_mm)
             if all(np.linalg.norm(centre - np.asarray(o.centre_mm)) > radius + max(o.radii_mm) + 2 for o in lesions):
                 break
-        radii = tuple(float(radius * f) for f in rng.uniform(0.7, 1.3, 3))
+        rx, ry, rz = (float(radius * f) for f in rng.uniform(0.7, 1.3, 3))
+        qx, qy, qz, qw = (float(v) for v in Rotation.random(random_state=rng).as_quat())
         lesions.append(
             Lesion(
                 label=label,
                 kind=kind.name,
-                centre_mm=tuple(float(v) for v in centre),
-                radii_mm=radii,
-                rotation=tuple(float(v) for v in Rotation.random(random_state=rng).as_quat()),
+                centre_mm=(float(centre[0]), float(centre[1]), float(centre[2])),
+                radii_mm=(rx, ry, rz),
+                rotation=(qx, qy, qz, qw),
                 t1_ms=float(rng.uniform(*kind.t1_ms)),
                 t2_ms=float(rng.uniform(*kind.t2_ms)),
                 pd_pct=float(rng.uniform(*kind.pd_pct)),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .protocols import MdmeTiming
+from ..protocols import MdmeTiming
 
 #: Fit limits: the models' physical normalisation ranges (T1 4500 ms, T2 2200 ms, PD 180 %).
 T1_RANGE_MS = (50.0, 4500.0)

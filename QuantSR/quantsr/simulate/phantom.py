@@ -14,7 +14,7 @@ from scipy import ndimage
 
 from ..errors import InputError
 from .anatomy import FoldingParameters, folded_tissues
-from .tissues import TISSUES
+from .population import TISSUES
 
 _MNI_FILES = {
     "T1": "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz",
@@ -84,6 +84,11 @@ def brain_centre() -> np.ndarray:
     return np.asarray(gm_wm.TransformContinuousIndexToPhysicalPoint(index_centre))
 
 
+def _xyz(values: np.ndarray) -> tuple[float, float, float]:
+    x, y, z = (float(v) for v in values)
+    return x, y, z
+
+
 @dataclass(frozen=True)
 class Pose:
     """Where and how a subject's head lies, relative to the template: scanner point → template point."""
@@ -98,9 +103,9 @@ class Pose:
     def random(cls, rng: np.random.Generator) -> "Pose":
         size = rng.uniform(0.93, 1.07)
         return cls(
-            rotation_deg=tuple(float(v) for v in rng.normal(0, [4.0, 3.0, 4.0])),
-            translation_mm=tuple(float(v) for v in rng.normal(0, [3.0, 3.0, 2.0])),
-            scale=tuple(float(size * v) for v in rng.uniform(0.97, 1.03, 3)),
+            rotation_deg=_xyz(rng.normal(0, [4.0, 3.0, 4.0])),
+            translation_mm=_xyz(rng.normal(0, [3.0, 3.0, 2.0])),
+            scale=_xyz(size * rng.uniform(0.97, 1.03, 3)),
             deformation_mm=float(rng.uniform(1.0, 3.0)),
             seed=int(rng.integers(2**31)),
         )

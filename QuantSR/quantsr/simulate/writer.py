@@ -26,9 +26,9 @@ from ..io.atomic import atomic_directory, atomic_path
 from ..io.dicom_write import AcquisitionInfo, StudyContext, write_series
 from ..io.images import write_image
 from ..mapkinds import QUANT_KINDS
-from .cohort import SimulatedSubject
+from ..protocols import PROTOCOLS
 from .lesions import Lesion
-from .protocols import PROTOCOLS
+from .subject import SimulatedSubject
 
 MANIFEST_FIELDS = ("subject", "group", "map", "protocol", "format", "path")
 SERIES_NUMBERS = {"fast": 100, "routine": 200}
@@ -36,6 +36,9 @@ SERIES_NUMBERS = {"fast": 100, "routine": 200}
 
 @dataclass
 class ManifestRow:
+    """One line of a cohort's ``manifest.csv``: a map (T1 / T2 / PD, or LABELS, LESIONS, ...) of one subject
+    and protocol, its format (dicom, nrrd, csv) and its path relative to the cohort folder."""
+
     subject: str
     group: str
     map: str
@@ -97,6 +100,7 @@ def _row(subject: SimulatedSubject, group: str, map_name: str, protocol: str, fm
 
 
 def write_lesion_table(lesions: list[Lesion], path: Path) -> Path:
+    """``lesions.csv``: label, kind, centre and radii (mm, LPS), T1 / T2 (ms), PD (%), seed and location."""
     fields = ["label", "kind", "centre_mm", "radii_mm", "t1_ms", "t2_ms", "pd_pct", "seed", "location"]
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
@@ -121,6 +125,8 @@ def read_subject_rows(subject_dir: Path, seed: int) -> list[ManifestRow] | None:
 
 
 def write_manifest(rows: list[ManifestRow], cohort_dir: Path, description: dict) -> Path:
+    """``manifest.csv`` (the rows) and ``cohort.json`` (``description`` and the QuantSR version), atomically;
+    returns the manifest's path."""
     cohort_dir = Path(cohort_dir)
     with atomic_path(cohort_dir / "manifest.csv") as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=MANIFEST_FIELDS)

@@ -65,7 +65,7 @@ def test_routine_is_closer_to_truth_than_bicubic_fast(patient) -> None:
 
 
 def test_same_seed_same_subject() -> None:
-    from quantsr.simulate.cohort import SimulationConfig, simulate_subject
+    from quantsr.simulate.subject import SimulationConfig, simulate_subject
 
     config = SimulationConfig(object_matrix=320)
     a = simulate_subject("a", 3, 1, config)

@@ -1,4 +1,5 @@
-"""The two acquisitions of Liu et al. 2026 and the MDME sequence timing they share.
+"""The two acquisitions of Liu et al. 2026 and the MDME sequence timing they share: what the simulator
+acquires (``simulate/``) and what the trust map's forward model assumes of a fast scan (``trust.py``).
 
 Noise follows the standard MR SNR relation:
 SNR ∝ voxel volume · √(frequency samples · phase samples · NEX / bandwidth per pixel) / (g · √R),

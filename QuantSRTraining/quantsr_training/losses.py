@@ -1,0 +1,153 @@
+"""The loss terms of training, one small class each (after BasicSR's ``basicsr/losses/basic_loss.py``, without
+its registry), and :class:`GeneratorLoss`, the weighted sum of the terms a configuration turns on.
+
+Every generator term is called as ``term(fake, hr, lr)`` on batches of normalised maps: ``fake`` the
+generator's output and ``hr`` the routine patch, both (N, 1, H, W), ``lr`` the fast patch (N, 1, H/s, W/s), all
+in [−1, 1] (background −1). A term returns its unweighted value (a 0-d tensor); the log records it as
+``loss_<name>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.nn import functional
+
+from .config import LossConfig
+
+
+def local_mean_loss(fake: torch.Tensor, real: torch.Tensor, size: int) -> torch.Tensor:
+    """L1 between ``size``²-pixel local means: the noise of a mean over many voxels is nearly symmetric, so
+    this term pulls regional means to routine's mean where pixel L1 pulls each voxel to a median."""
+    return functional.l1_loss(functional.avg_pool2d(fake, size), functional.avg_pool2d(real, size))
+
+
+def fast_consistency_loss(fake: torch.Tensor, lr: torch.Tensor, size: int) -> torch.Tensor:
+    """L1 between ``size``²-pixel local means of the output and of the bicubic-upsampled fast input: the
+    output may sharpen and denoise, but not move a region's mean away from what the fast scan measured
+    (issue 16). For a residual-over-bicubic generator this penalises the low-frequency part of its correction."""
+    scale = fake.shape[-1] // lr.shape[-1]
+    upsampled = functional.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False)
+    return functional.l1_loss(functional.avg_pool2d(fake, size), functional.avg_pool2d(upsampled, size))
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """The discriminator's BCE: routine patches are real (1), generated ones fake (0); logged as ``loss_d``."""
+    bce = nn.BCEWithLogitsLoss()
+    return bce(real_logits, torch.ones_like(real_logits)) + bce(fake_logits, torch.zeros_like(fake_logits))
+
+
+class PixelL1(nn.Module):
+    """Pixel L1 to routine (the paper's content term): pulls each voxel to the conditional median."""
+
+    name = "l1"
+
+    def forward(self, fake: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+        return functional.l1_loss(fake.float(), hr)
+
+
+class PixelMSE(nn.Module):
+    """Pixel MSE to routine: its optimum is the conditional mean, L1's the median (biased for skewed noise)."""
+
+    name = "l2"
+
+    def forward(self, fake: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+        return functional.mse_loss(fake.float(), hr)
+
+
+class LocalMeanL1(nn.Module):
+    """L1 between ``size``² local means of the output and of routine (:func:`local_mean_loss`)."""
+
+    name = "local_mean"
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def forward(self, fake: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+        return local_mean_loss(fake.float(), hr, self.size)
+
+
+class FastConsistency(nn.Module):
+    """L1 between ``size``² local means of the output and of bicubic(fast) (:func:`fast_consistency_loss`)."""
+
+    name = "fast_consistency"
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def forward(self, fake: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+        return fast_consistency_loss(fake.float(), lr, self.size)
+
+
+class Adversarial(nn.Module):
+    """BCE of the discriminator's verdict on the output against "real": the generator is rewarded for
+    outputs the discriminator takes for routine patches. ``discriminator`` is called, not owned (it may be the
+    DDP wrapper); it returns logits (N, 1)."""
+
+    name = "adv"
+
+    def __init__(self, discriminator: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        super().__init__()
+        self.discriminator = discriminator
+
+    def forward(self, fake: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+        logits = self.discriminator(fake)
+        return functional.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+
+
+class VGGContent(nn.Module):
+    """MSE between VGG-19 features of the output and of routine (the paper's VGG54 content loss)."""
+
+    name = "vgg"
+
+    def __init__(self, features: nn.Module) -> None:
+        super().__init__()
+        self.features = features
+
+    def forward(self, fake: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+        return functional.mse_loss(self.features(fake.float()), self.features(hr))
+
+
+class GeneratorLoss:
+    """The terms the configuration weights above zero, in a fixed order, and their weighted sum.
+
+    The adversarial term is on only once the L1 warm-up is over (``adversarial`` in :meth:`__call__`); before,
+    it is logged as 0. The VGG term needs a VGG network (``vgg``): without weights it is off."""
+
+    def __init__(self, config: LossConfig, discriminator: Callable[[torch.Tensor], torch.Tensor],
+                 vgg: nn.Module | None) -> None:
+        candidates: list[tuple[float, nn.Module]] = [
+            (config.l1, PixelL1()),
+            (config.l2, PixelMSE()),
+            (config.local_mean, LocalMeanL1(config.local_mean_size)),
+            (config.fast_consistency, FastConsistency(config.fast_consistency_size)),
+            (config.adversarial, Adversarial(discriminator)),
+        ]
+        if vgg is not None:
+            candidates.append((config.vgg, VGGContent(vgg)))
+        self.terms = [(weight, term) for weight, term in candidates if weight > 0]
+        self.has_adversarial = any(isinstance(term, Adversarial) for _, term in self.terms)
+
+    @property
+    def log_fields(self) -> tuple[str, ...]:
+        """``loss_g``, then ``loss_<name>`` per term, then ``loss_d`` when there is a discriminator to train."""
+        return ("loss_g", *(f"loss_{term.name}" for _, term in self.terms),
+                *(("loss_d",) if self.has_adversarial else ()))
+
+    def __call__(self, fake: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor,
+                 adversarial: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(weighted sum, unweighted value per log field) for one batch."""
+        values: dict[str, torch.Tensor] = {}
+        total = torch.zeros((), device=hr.device)
+        for weight, term in self.terms:
+            if isinstance(term, Adversarial) and not adversarial:
+                value = torch.zeros((), device=hr.device)
+            else:
+                value = term(fake, hr, lr)
+            values[f"loss_{term.name}"] = value
+            total = total + weight * value
+        return total, values
