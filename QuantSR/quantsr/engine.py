@@ -17,15 +17,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .consistency import fast_consistent
 from .devices import describe_device, is_out_of_memory, resolve_device
 from .errors import CancelledError, ModelError
-from .fastpath import BACKGROUND, background_response, fold_batchnorm, head_box
+from .fastpath import BACKGROUND, background_response, choose_cpu_convolution, fold_batchnorm, head_box, use_nnpack
 from .geometry import upsampled_like
 from .mapkinds import MapKind
 from .model import Generator
 from .modelfile import ModelInfo, find_bundled_model, load_model
 from .onnxbackend import OnnxRunner, resolve_runtime
-from .streams import IN_FLIGHT, PendingResult, StreamedForward
+from .pipeline import EngineOptions  # defined without torch (the CLI validates options before loading it)
+from .streams import PendingResult, StreamedForward
 from .volume import QuantMap
 
 log = logging.getLogger("quantsr")
@@ -53,21 +55,12 @@ class CancelToken:
 
 
 @dataclass
-class EngineOptions:
-    device: str = "auto"
-    batch_size: int | None = None  # None: 1 on the CPU fast path, else the largest batch within memory_budget_mb
-    memory_budget_mb: float = 2048.0
-    amp: bool = True  # autocast to float16 on CUDA only; CPU always runs float32
-    force_kind: bool = False  # run a model on a map of another kind
-    fast: bool = True  # BN folding, channels_last, head cropping (False: the naive reference path)
-    runtime: str = "torch"  # "torch", "onnxruntime" (CPU fast path only) or "auto" (onnxruntime if installed)
-    overlap: bool = True  # CUDA: upload / download on side streams while the previous / next batch computes
-
-
-@dataclass
 class RunReport:
     slices: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # the map's super-resolution, model set-up excluded
+    cpu_seconds: float = 0.0  # CPU time of the process (all threads) meanwhile
+    setup_seconds: float = 0.0  # loading the model, folding BN, building the runtime (filled in by the pipeline)
+    setup_cpu_seconds: float = 0.0
     device: str = ""
     runtime: str = ""  # what ran the model: "torch" or "onnxruntime" ("scipy" for the baselines)
     batch_size: int = 0
@@ -95,6 +88,16 @@ def cpu_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # macOS, Windows
         return max(1, os.cpu_count() or 1)
+
+
+def cpu_threads() -> int:
+    """Threads for CPU inference: this process's cores, shared with the other processes torchrun started on this
+    node (LOCAL_WORLD_SIZE, e.g. `quantsr batch` with CPU ranks) so they do not oversubscribe the cores."""
+    try:
+        local_world = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    except ValueError:
+        local_world = 1
+    return max(1, cpu_cores() // local_world)
 
 
 #: On the CPU the fast path runs one slice at a time: each slice gets its own head crop and its activations
@@ -133,18 +136,32 @@ class SuperResolver:
         self.info = info
         self.radius = generator.receptive_radius_lr
         self.generator = generator.to(self.device).eval()
+        self.runtime = resolve_runtime(self.options.runtime, self.device, self.options.fast)
+        on_cpu_torch = self.options.fast and self.device.type == "cpu" and self.runtime == "torch"
+        self.cpu_convolution = choose_cpu_convolution(self.options.cpu_convolution) if on_cpu_torch else "onednn"
+        nnpack = self.cpu_convolution == "nnpack"
+        layout = self.options.channels_last
+        self.channels_last = (self.options.fast and not nnpack  # NNPACK takes NCHW
+                              and (self.device.type == "cpu" if layout is None else layout))
+        workers = 1
         if self.options.fast:
             self.generator = fold_batchnorm(self.generator)
+            if self.channels_last:
+                self.generator = self.generator.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
             if self.device.type == "cpu":
-                self.generator = self.generator.to(memory_format=torch.channels_last)
-                torch.set_num_threads(cpu_cores())
-        self.streams = StreamedForward(self.device, self.options.overlap)
-        self.runtime = resolve_runtime(self.options.runtime, self.device, self.options.fast)
+                # NNPACK: one slice per core on one thread each (it uses one core well and two poorly)
+                torch.set_num_threads(1 if nnpack else cpu_threads())
+                workers = cpu_threads() if nnpack else 1
         # Built once: the export and session set-up take 0.3–0.7 s for the paper-size generator.
-        self.runner = OnnxRunner(self.generator, cpu_cores()) if self.runtime == "onnxruntime" else None
-        log.debug("super-resolution runtime: %s on %s", self.runtime, self.device)
-        # The torch generator's background response either way (the runtimes agree to < 1e-6 of the range).
+        self.runner = OnnxRunner(self.generator, cpu_threads()) if self.runtime == "onnxruntime" else None
+        log.debug("super-resolution runtime: %s (%s convolutions) on %s", self.runtime, self.cpu_convolution,
+                  self.device)
+        # The torch generator's background response either way (the runtimes agree to < 1e-6 of the range); taken
+        # before NNPACK comes in, as it finds the convolutions to pad circularly by their type.
         self.background = background_response(self.generator, self.radius, self.device) if self.options.fast else None
+        if nnpack:
+            use_nnpack(self.generator)
+        self.streams = StreamedForward(self.device, self.options.overlap, cpu_workers=workers)
 
     @classmethod
     def from_file(cls, path: str | Path, options: EngineOptions | None = None) -> "SuperResolver":
@@ -183,7 +200,7 @@ class SuperResolver:
         """Super-resolve every slice of ``source``; returns the map on the ×scale grid."""
         self.check_input(source)
         report = RunReport(slices=source.shape[0])
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         norm = self.info.norm_physical
         lr = self._prepared_input(source, norm, report)
         k, h, w = lr.shape
@@ -213,11 +230,14 @@ class SuperResolver:
                 batch = self._back_off(batch, report)
                 continue
             start = stop
-            self._collect(in_flight, out, IN_FLIGHT, progress)
+            self._collect(in_flight, out, self.streams.in_flight, progress)
         self._collect(in_flight, out, 0, progress)
         denormalise_in_place(out, norm)
         report.seconds = time.perf_counter() - started
+        report.cpu_seconds = time.process_time() - cpu_started
         report.device = describe_device(self.device)
+        if self.cpu_convolution == "nnpack":
+            report.device = f"cpu (NNPACK convolutions, {self.streams.workers} slices at a time)"
         report.runtime = self.runtime
         report.batch_size = batch
         metadata = dict(source.metadata)
@@ -228,13 +248,18 @@ class SuperResolver:
             trained_on=self.info.trained_on,
             sr_report=report,
         )
-        return upsampled_like(
+        result = upsampled_like(
             source,
             out,
             scale,
             kind=self.info.map_kind if source.kind is MapKind.UNKNOWN else source.kind,
             metadata=metadata,
         )
+        if self.options.fast_consistency_mm > 0:
+            result = fast_consistent(result, source, self.options.fast_consistency_mm,
+                                     self.options.fast_consistency_eps)
+            report.seconds = time.perf_counter() - started
+        return result
 
     def _prepared_input(self, source: QuantMap, norm: float, report: RunReport) -> np.ndarray:
         values = source.array
@@ -290,13 +315,20 @@ class SuperResolver:
         if self.runner is not None:
             return PendingResult(self.runner(batch[:, np.newaxis])[:, 0])
         tensor = torch.from_numpy(np.ascontiguousarray(batch[:, np.newaxis]))
-        if self.options.fast and self.device.type == "cpu":
+        if self.channels_last and self.device.type == "cpu":
             tensor = tensor.contiguous(memory_format=torch.channels_last)
         return self.streams.launch(tensor, self._generate)
 
     def _generate(self, tensor: torch.Tensor) -> torch.Tensor:
-        use_amp = self.options.amp and self.device.type == "cuda"
-        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
+        if self.device.type != "cuda":
+            with torch.inference_mode():
+                return self.generator(tensor)[:, 0]
+        if self.channels_last:
+            tensor = tensor.contiguous(memory_format=torch.channels_last)  # on the device: a cheap copy
+        dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}[self.options.amp_dtype]
+        with torch.inference_mode(), torch.autocast("cuda", dtype=dtype, enabled=self.options.amp), \
+                torch.backends.cudnn.flags(enabled=True, benchmark=self.options.cudnn_benchmark,
+                                           allow_tf32=self.options.tf32):
             return self.generator(tensor).float()[:, 0]
 
     def _back_off(self, batch: int, report: RunReport) -> int:

@@ -12,12 +12,16 @@ from __future__ import annotations
 import io
 import logging
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from .errors import ModelError, QuantSRError
-from .model import Generator
+
+if TYPE_CHECKING:  # torch is imported where used: the CLI reads RUNTIMES without loading it
+    import torch
+
+    from .model import Generator
 
 log = logging.getLogger("quantsr")
 
@@ -86,12 +90,16 @@ def export_onnx(generator: Generator) -> bytes:
     """The generator (on the CPU; switched to eval mode) as ONNX bytes, opset 17, dynamic batch and spatial axes.
 
     The TorchScript-based exporter (``dynamo=False``): the dynamo exporter needs ``onnxscript``."""
+    import torch
+
     model = generator.eval()
     example = torch.full((1, generator.config.in_channels, _EXAMPLE_SIZE, _EXAMPLE_SIZE), -1.0)
     buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice is not the user's concern
-        torch.onnx.export(model, (example,), buffer, dynamo=False, opset_version=17, input_names=["lr"],
+        # a file object works; torch's annotation says path only
+        torch.onnx.export(model, (example,), buffer,  # type: ignore[arg-type]
+                          dynamo=False, opset_version=17, input_names=["lr"],
                           output_names=["hr"], dynamic_axes={"lr": {0: "n", 2: "h", 3: "w"},
                                                              "hr": {0: "n", 2: "h2", 3: "w2"}})
     return buffer.getvalue()

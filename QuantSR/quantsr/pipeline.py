@@ -4,19 +4,44 @@ baseline), with one progress stream across all maps."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .baselines import Interpolation, upsample
 from .mapkinds import MapKind
-from .volume import QuantMap
 
-if TYPE_CHECKING:  # the engine imports torch: only DL loads it, so bicubic / linear work without torch
-    from .engine import CancelToken, EngineOptions, ProgressCallback
+if TYPE_CHECKING:  # imported where used: the CLI's parsers read METHODS without loading torch or scipy
+    from .engine import CancelToken, ProgressCallback
+    from .volume import QuantMap
 
 METHODS = ("dl", "bicubic", "linear")
+
+
+@dataclass
+class EngineOptions:
+    """How the DL engine (``quantsr.engine``, which re-exports this) runs; defined here so that commands can build
+    and check options without importing torch."""
+
+    device: str = "auto"
+    batch_size: int | None = None  # None: 1 on the CPU fast path, else the largest batch within memory_budget_mb
+    memory_budget_mb: float = 2048.0
+    amp: bool = True  # autocast (to amp_dtype) on CUDA only; CPU always runs float32
+    amp_dtype: str = "float16"  # CUDA autocast: "float16" or "bfloat16"
+    channels_last: bool | None = None  # fast path's layout; None: channels_last on the CPU, NCHW on CUDA
+    tf32: bool = True  # CUDA float32: let cuDNN use TF32 tensor cores (its default); False: strict float32
+    cudnn_benchmark: bool = False  # CUDA: cuDNN times its algorithms per input shape (head crops vary by slice)
+    # CPU fast path's 3×3 convolutions: "onednn", "nnpack" (Winograd, one slice per core) or "auto" (NNPACK where
+    # the CPU lacks AVX-512; quantsr.fastpath.choose_cpu_convolution)
+    cpu_convolution: str = "auto"
+    force_kind: bool = False  # run a model on a map of another kind
+    fast: bool = True  # BN folding, channels_last, head cropping (False: the naive reference path)
+    runtime: str = "torch"  # "torch", "onnxruntime" (CPU fast path only) or "auto" (onnxruntime if installed)
+    overlap: bool = True  # CUDA: upload / download on side streams while the previous / next batch computes
+    # Fast-scan consistency (quantsr.consistency; = its DEFAULT_SIGMA_MM / DEFAULT_EPS): the output's coarse level
+    # follows the fast scan, so DL cannot move a region's mean away from what was measured. 0 turns it off.
+    fast_consistency_mm: float = 1.0
+    fast_consistency_eps: float = 0.01
 
 
 @dataclass
@@ -25,6 +50,9 @@ class BaselineReport:
 
     slices: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    setup_seconds: float = 0.0  # always 0: nothing to load
+    setup_cpu_seconds: float = 0.0
     device: str = "cpu"
     runtime: str = "scipy"
     batch_size: int = 0
@@ -38,6 +66,8 @@ class SRJob:
     options: EngineOptions | None = None
     data_consistency: bool = False  # replace the output's low frequencies by the fast scan's (quantsr.trust)
     dc_window_fraction: float = 1.0  # share of the fast acquisition window replaced (0.5: its central half)
+    # Loaded models by (kind, model file), kept for the job's next maps and studies (`quantsr batch`, `report`).
+    resolvers: dict[tuple[MapKind, Path | None], Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 def super_resolve_maps(
@@ -47,32 +77,59 @@ def super_resolve_maps(
     cancel: CancelToken | None = None,
 ) -> list[QuantMap]:
     """Upsample each map with ``job.method``; progress counts slices over all maps."""
+    return list(iter_super_resolved(maps, job, progress, cancel))
+
+
+def iter_super_resolved(
+    maps: Sequence[QuantMap],
+    job: SRJob,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Iterator[QuantMap]:
+    """:func:`super_resolve_maps` one map at a time, so a caller can write each result while the next computes."""
     if job.method not in METHODS:
         raise ValueError(f"unknown method {job.method!r}: expected one of {', '.join(METHODS)}")
     total = sum(m.shape[0] for m in maps)
     done = 0
-    results = []
     for qmap in maps:
 
         def map_progress(finished: int, _total: int, offset: int = done) -> None:
             if progress:
                 progress(offset + finished, total)
 
-        if job.method == "dl":
-            from .engine import SuperResolver
-
-            model = (job.model_paths or {}).get(qmap.kind)
-            resolver = SuperResolver.for_kind(qmap.kind, model, job.options)
-            results.append(resolver.run(qmap, map_progress, cancel))
-        else:
-            started = time.perf_counter()
-            out = upsample(qmap, 2, Interpolation(job.method))
-            out.metadata["sr_report"] = BaselineReport(slices=qmap.shape[0], seconds=time.perf_counter() - started)
-            results.append(out)
+        result = _run_dl(qmap, job, map_progress, cancel) if job.method == "dl" else _run_baseline(qmap, job)
+        if job.method != "dl":
             map_progress(qmap.shape[0], qmap.shape[0])
         if job.data_consistency:
             from .trust import project_data_consistency
 
-            results[-1] = project_data_consistency(results[-1], qmap, window_fraction=job.dc_window_fraction)
+            result = project_data_consistency(result, qmap, window_fraction=job.dc_window_fraction)
         done += qmap.shape[0]
-    return results
+        yield result
+
+
+def _run_dl(qmap: QuantMap, job: SRJob, progress: ProgressCallback, cancel: CancelToken | None) -> QuantMap:
+    from .engine import SuperResolver
+
+    model = (job.model_paths or {}).get(qmap.kind)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    key = (qmap.kind, model)
+    if key not in job.resolvers:
+        job.resolvers[key] = SuperResolver.for_kind(qmap.kind, model, job.options)
+    setup, setup_cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    result = job.resolvers[key].run(qmap, progress, cancel)
+    report = result.metadata["sr_report"]
+    report.setup_seconds, report.setup_cpu_seconds = setup, setup_cpu
+    return result
+
+
+def _run_baseline(qmap: QuantMap, job: SRJob) -> QuantMap:
+    from .baselines import baseline_device, upsample
+
+    started, cpu_started = time.perf_counter(), time.process_time()
+    device = baseline_device(job.options.device if job.options else "auto")  # DL's device when on CUDA
+    out = upsample(qmap, 2, job.method, device=device)
+    out.metadata["sr_report"] = BaselineReport(
+        slices=qmap.shape[0], seconds=time.perf_counter() - started, cpu_seconds=time.process_time() - cpu_started,
+        device="cpu" if device is None else str(device), runtime="scipy" if device is None else "torch")
+    return out

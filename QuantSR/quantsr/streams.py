@@ -11,12 +11,16 @@ tensor used on a stream other than the one that allocated it is ``record_stream`
 allocator does not hand its memory out before that stream is done with it. Pinned host blocks are returned to
 torch's caching host allocator, which keeps them until the copies that used them have finished.
 
-On the CPU (and for ONNX Runtime, or with ``overlap=False``) the same interface runs synchronously.
+On the CPU (and for ONNX Runtime, or with ``overlap=False``) the same interface runs synchronously, or — with
+``cpu_workers`` > 1 — on that many worker threads, one batch each (torch releases the GIL inside its kernels): the
+CPU path for kernels that use one core better than two (NNPACK, ``quantsr.fastpath``), so the cores work on
+different slices instead of splitting one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,28 +37,42 @@ Forward = Callable[[torch.Tensor], torch.Tensor]
 class PendingResult:
     """A batch's output on its way to the host; ``wait()`` blocks until it is there."""
 
-    host: torch.Tensor | np.ndarray
+    host: torch.Tensor | np.ndarray | None
     done: torch.cuda.Event | None = None  # None: already complete (CPU, ONNX Runtime)
+    future: Future | None = None  # a CPU worker thread's result (StreamedForward with cpu_workers > 1)
 
     def wait(self) -> np.ndarray:
         if self.done is not None:
             self.done.synchronize()  # the download into pinned memory has finished
             self.done = None
+        if self.future is not None:
+            self.host, self.future = self.future.result(), None
+        assert self.host is not None
         return self.host.numpy() if isinstance(self.host, torch.Tensor) else self.host
 
 
 class StreamedForward:
     """``launch(batch, forward)`` → a :class:`PendingResult`; asynchronous on CUDA, immediate on the CPU."""
 
-    def __init__(self, device: torch.device, overlap: bool = True) -> None:
+    def __init__(self, device: torch.device, overlap: bool = True, cpu_workers: int = 1) -> None:
         self.device = device
         self.overlapped = overlap and device.type == "cuda"
         if self.overlapped:
             self.upload_stream = torch.cuda.Stream(device)
             self.download_stream = torch.cuda.Stream(device)
+        workers = cpu_workers if device.type == "cpu" else 1
+        self.workers = workers
+        # Each worker computes on one thread: set in the worker itself (OpenMP's thread count is per thread), or
+        # oneDNN would size its kernels for all cores there and round differently the first time.
+        self.pool = (ThreadPoolExecutor(workers, thread_name_prefix="quantsr-cpu", initializer=torch.set_num_threads,
+                                        initargs=(1,)) if workers > 1 else None)
+        #: Batches the engine may keep launched beyond the one it waits for: one per extra worker on the CPU.
+        self.in_flight = workers - 1 if self.pool is not None else IN_FLIGHT
 
     def launch(self, batch: torch.Tensor, forward: Forward) -> PendingResult:
         """Run ``forward`` on ``batch`` (a CPU tensor) on this device."""
+        if self.pool is not None:
+            return PendingResult(None, future=self.pool.submit(lambda: forward(batch).numpy()))
         if not self.overlapped:
             return PendingResult(forward(batch.to(self.device)).cpu().numpy())
         # The whole launch in inference mode: nothing here needs autograd, and the copies and record_stream

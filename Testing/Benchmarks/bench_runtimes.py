@@ -52,7 +52,7 @@ def fast_t1(workdir: Path) -> np.ndarray:
     cache = workdir / "fast_T1_seed77.npy"
     if cache.exists():
         return np.load(cache)
-    from quantsr.simulate.cohort import simulate_subject
+    from quantsr.simulate.subject import simulate_subject
 
     started = time.perf_counter()
     values = simulate_subject("bench", seed=77, n_lesions=2).maps["fast"][MapKind.T1].array.astype(np.float32)

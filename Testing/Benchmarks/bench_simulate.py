@@ -17,7 +17,7 @@ import time
 import torch
 
 from quantsr.simulate import phantom
-from quantsr.simulate.cohort import simulate_subject
+from quantsr.simulate.subject import simulate_subject
 from quantsr.simulate.writer import write_subject
 
 

@@ -7,16 +7,23 @@ Side by side: (a) the naive reference — full field of view, batch 1, fp32 eage
 torch and — when onnxruntime is installed — by ONNX Runtime (its one-off export, ≈ 0.7 s per map, happens with
 model loading, outside the timed region); (c) bicubic upsampling (the floor). Each variant runs in its own
 process so peak RSS is its own. On CUDA
-(``--device cuda``) the production engine runs with and without fp16 autocast and with and without overlapping
-host↔device transfers with compute (``production-serial``), after a warm-up, timed
-with CUDA events as well as the wall clock, with peak GPU memory (``torch.cuda.max_memory_allocated``).
-The workload is one simulated patient (generated, not downloaded); weights are the bundled models, or
-random-initialised paper-size generators when none are installed. Prints a Markdown table."""
+(``--device cuda``) the production engine runs with each precision / layout candidate (``CUDA_CANDIDATES``: fp16
+autocast — the default —, float32 with and without TF32, bf16 autocast, channels_last, cudnn.benchmark) and without
+overlapping host↔device transfers with compute (``production-serial``), after a warm-up, timed with CUDA events as
+well as the wall clock, with peak GPU memory (``torch.cuda.max_memory_allocated``); the naive reference there is
+strict float32 (TF32 off). Every production variant's max |variant − naive| inside the head is printed against the
+accuracy bar (0.1 % of the map's range). ``--env`` / ``--cores`` set the timed processes' environment and CPUs
+(e.g. ``--env ONEDNN_MAX_CPU_ISA=AVX2`` emulates a CPU without AVX-512).
+The workload is one simulated patient (generated, not downloaded; or ``--study``: the same maps from a folder, e.g.
+``bench_cli.py``'s DICOM study); weights are the bundled models, or random-initialised paper-size generators when
+none are installed. Prints Markdown tables."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import platform
 import resource
 import statistics
@@ -31,7 +38,6 @@ import torch
 
 from quantsr.baselines import upsample
 from quantsr.engine import EngineOptions, SuperResolver, cpu_cores
-from quantsr.io.images import read_image, write_image
 from quantsr.mapkinds import QUANT_KINDS
 from quantsr.model import Generator, GeneratorConfig, flops_per_slice
 from quantsr.modelfile import ModelInfo, find_bundled_model, load_model
@@ -42,12 +48,26 @@ def _workload(folder: Path) -> list[Path]:
     paths = [folder / f"fast_{k.value}.nrrd" for k in QUANT_KINDS]
     if all(p.exists() for p in paths):
         return paths
-    from quantsr.simulate.cohort import simulate_subject
+    from quantsr.io.images import write_image
+    from quantsr.simulate.subject import simulate_subject
 
     subject = simulate_subject("bench", seed=77, n_lesions=2)
     for kind, path in zip(QUANT_KINDS, paths, strict=True):
         write_image(subject.maps["fast"][kind], path)
     return paths
+
+
+def _maps(args: argparse.Namespace) -> list:
+    """The workload's T1, T2 and PD maps: the simulated patient as NRRD (made once), or ``--study`` (e.g. the
+    ``bench_cli.py`` DICOM study of the same patient, where SimpleITK is not installed: a lent GPU machine)."""
+    if args.study:
+        from quantsr.io.loader import load_maps
+
+        found = {m.kind: m for m in load_maps(args.study)}
+        return [found[kind] for kind in QUANT_KINDS]
+    from quantsr.io.images import read_image
+
+    return [read_image(p) for p in _workload(args.workdir)]
 
 
 def _resolver(kind, options: EngineOptions) -> tuple[SuperResolver, str]:
@@ -71,29 +91,58 @@ def _matmul_gflops(device: torch.device) -> float:
     return 5 * 2 * 2048**3 / (time.perf_counter() - started) / 1e9
 
 
-#: production-onnxruntime: the same fast path run by ONNX Runtime (``--runtime onnxruntime``), when installed.
-VARIANTS_CPU = ("naive", "production", "production-onnxruntime", "bicubic")
-#: On CUDA the production engine also runs without autocast (AMP's speed and error) and without overlapping
-#: transfers with compute (what the side streams save).
-VARIANTS_CUDA = ("naive", "production", "production-fp32", "production-serial", "bicubic")
+#: production: the engine's default (its CPU convolutions: oneDNN, or NNPACK where the CPU lacks AVX-512);
+#: production-onednn / -nnpack: either one forced; production-onnxruntime: the fast path run by ONNX Runtime
+#: (``--runtime onnxruntime``), when installed.
+CPU_CANDIDATES: dict[str, dict] = {"production": {}, "production-onednn": {"cpu_convolution": "onednn"},
+                                   "production-nnpack": {"cpu_convolution": "nnpack"},
+                                   "production-onnxruntime": {"runtime": "onnxruntime"}}
+VARIANTS_CPU = ("naive", *CPU_CANDIDATES, "bicubic")
+#: On CUDA the production engine (its default: fp16 autocast, NCHW) also runs with the other precision and layout
+#: candidates, and without overlapping transfers with compute (what the side streams save). The naive reference
+#: is strict float32 (TF32 off), as the accuracy bar is defined against it.
+CUDA_CANDIDATES: dict[str, dict] = {
+    "production": {},
+    "production-fp32": {"amp": False},  # TF32 tensor cores (cuDNN's default for float32)
+    "production-fp32-strict": {"amp": False, "tf32": False},
+    "production-bf16": {"amp_dtype": "bfloat16"},
+    "production-fp16-channels-last": {"channels_last": True},
+    "production-fp32-channels-last": {"amp": False, "channels_last": True},
+    "production-fp32-cudnn-benchmark": {"amp": False, "cudnn_benchmark": True},
+    "production-serial": {"overlap": False},
+}
+VARIANTS_CUDA = ("naive", *CUDA_CANDIDATES, "bicubic")
 
 
-def _options(variant: str, device: str) -> EngineOptions:
-    return EngineOptions(device=device, fast=variant != "naive", batch_size=1 if variant == "naive" else None,
-                         amp=variant in ("production", "production-serial"),  # naive, production-fp32: float32
-                         overlap=variant != "production-serial",
-                         runtime="onnxruntime" if variant == "production-onnxruntime" else "torch")
+def _options(variant: str, device: str, common: dict | None = None) -> EngineOptions:
+    """The variant's engine options, plus ``common`` (``--option``) for every variant, the naive one included."""
+    if variant == "naive":
+        return EngineOptions(device=device, fast=False, batch_size=1, amp=False, tf32=False, **(common or {}))
+    candidates = CUDA_CANDIDATES if torch.device(device).type == "cuda" else CPU_CANDIDATES
+    return EngineOptions(device=device, **{**candidates.get(variant, {}), **(common or {})})
 
 
-def run_variant(variant: str, paths: list[Path], device: str, out_dir: Path) -> dict:
-    maps = [read_image(p) for p in paths]
+def _common_options(items: list[str]) -> dict:
+    """--option KEY=VALUE → EngineOptions keyword arguments (numbers and booleans parsed)."""
+    parsed = {}
+    for item in items:
+        key, _, text = item.partition("=")
+        value: object = {"true": True, "false": False}.get(text.lower(), text)
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):  # not a number: keep the text
+                value = float(text) if "." in text else int(text)
+        parsed[key.strip()] = value
+    return parsed
+
+
+def run_variant(variant: str, maps: list, device: str, out_dir: Path, common: dict | None = None) -> dict:
     cuda = torch.device(device).type == "cuda"
     weights = "-"
     resolvers = {}
     setup_started = time.perf_counter()
     if variant != "bicubic":
         for qmap in maps:
-            resolvers[qmap.kind], weights = _resolver(qmap.kind, _options(variant, device))
+            resolvers[qmap.kind], weights = _resolver(qmap.kind, _options(variant, device, common))
         if cuda:  # warm-up: cuDNN autotuning and the caching allocator are not part of the study time
             for qmap in maps:
                 resolvers[qmap.kind].run(qmap.with_array(qmap.array[: min(4, qmap.shape[0])]))
@@ -147,31 +196,51 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "quantsr-bench-sr")
+    parser.add_argument("--study", type=Path, help="the workload from this folder (DICOM / NRRD T1, T2 and PD maps) "
+                        "instead of the simulated NRRDs in --workdir")
+    parser.add_argument("--variants", help="comma-separated subset of the variants (naive is always run)")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="environment of the timed processes (repeat), e.g. ONEDNN_MAX_CPU_ISA=AVX2")
+    parser.add_argument("--cores", type=int, help="pin the timed processes to this many CPUs")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="an EngineOptions field for every variant (repeat), e.g. fast_consistency_mm=0")
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    paths = _workload(args.workdir)
     if args.variant:  # child process: one run of one variant
-        print(json.dumps(run_variant(args.variant, paths, args.device, args.workdir)))
+        print(json.dumps(run_variant(args.variant, _maps(args), args.device, args.workdir,
+                                     _common_options(args.option))))
         return
 
+    maps = _maps(args)  # made here once (the simulation), not in every child
     cuda = torch.device(args.device).type == "cuda"
     runs: dict[str, list[dict]] = {}
     variants = VARIANTS_CUDA if cuda else VARIANTS_CPU
+    if args.variants:
+        wanted = {"naive", *(v.strip() for v in args.variants.split(","))}
+        variants = tuple(v for v in variants if v in wanted)
     if not onnxruntime_available():
         variants = tuple(v for v in variants if v != "production-onnxruntime")
-    for variant in variants:
-        for _ in range(args.repeats):
+    env = dict(os.environ, **dict(item.split("=", 1) for item in args.env))
+    chosen = sorted(os.sched_getaffinity(0))[: args.cores] if args.cores else None
+    study = ["--study", str(args.study)] if args.study else []
+    study += [f"--option={item}" for item in args.option]
+    for _ in range(args.repeats):  # variants interleaved: a change in the machine's load hits them alike
+        for variant in variants:
             child = subprocess.run([sys.executable, __file__, "--variant", variant, "--device", args.device,
-                                    "--workdir", str(args.workdir)], capture_output=True, text=True, check=True)
+                                    "--workdir", str(args.workdir), *study], capture_output=True, text=True,
+                                   check=True, env=env,
+                                   preexec_fn=(lambda: os.sched_setaffinity(0, chosen)) if chosen else None)
             runs.setdefault(variant, []).append(json.loads(child.stdout.strip().splitlines()[-1]))
-    maps = [read_image(p) for p in paths]
     slices = sum(m.shape[0] for m in maps)
     full_flops = sum(flops_per_slice(GeneratorConfig(), m.shape[1], m.shape[2]) * m.shape[0] for m in maps)
     ceiling = _matmul_gflops(torch.device(args.device))
     median = {v: statistics.median(r["seconds"] for r in rs) for v, rs in runs.items()}
 
-    print(f"Machine: {platform.machine()} ({_cpu_model()}), {cpu_cores()} CPUs for torch, torch {torch.__version__}, "
+    cores = args.cores or cpu_cores()
+    extra = f"; env {' '.join(args.env)}" if args.env else ""
+    extra += f"; options {' '.join(args.option)}" if args.option else ""
+    print(f"Machine: {platform.machine()} ({_cpu_model()}), {cores} CPUs for torch{extra}, torch {torch.__version__}, "
           f"device {args.device}; weights: {runs['naive'][0]['weights']}; workload: 3 maps × "
           f"{maps[0].shape[0]} slices, {maps[0].shape[2]}×{maps[0].shape[1]} → ×2; matmul ceiling "
           f"{ceiling:.0f} GFLOP/s")
@@ -192,14 +261,20 @@ def main() -> None:
               f"{statistics.median(r['setup_seconds'] for r in rs):.2f} |{gpu}")
     print()
     compared = [v for v in runs if v.startswith("production")]
-    print("| map | " + " | ".join(f"max |{v} − naive| in the head" for v in compared) + " | 0.1 % of range |")
-    print("|---|" + "---|" * (len(compared) + 1))
-    for qmap in maps:
-        naive = np.load(args.workdir / f"naive_{qmap.kind.value}.npy")
-        head = np.kron(qmap.array > 0, np.ones((1, 2, 2))).astype(bool)
-        errors = [np.abs(np.load(args.workdir / f"{v}_{qmap.kind.value}.npy") - naive)[head].max() for v in compared]
-        print(f"| {qmap.kind.value} | " + " | ".join(f"{e:.3f} {qmap.kind.unit}" for e in errors) +
-              f" | {0.001 * qmap.kind.norm_physical:.2f} {qmap.kind.unit} |")
+    naive_maps = {q.kind: np.load(args.workdir / f"naive_{q.kind.value}.npy") for q in maps}
+    heads = {q.kind: np.kron(q.array > 0, np.ones((1, 2, 2))).astype(bool) for q in maps}
+    print("| max \\|variant − naive\\| in the head | " + " | ".join(
+        f"{q.kind.value} (bar {0.001 * q.kind.norm_physical:.2f} {q.kind.unit})" for q in maps) + " | within the bar |")
+    print("|---|" + "---|" * (len(maps) + 1))
+    for variant in compared:
+        shares = []
+        cells = []
+        for qmap in maps:
+            result = np.load(args.workdir / f"{variant}_{qmap.kind.value}.npy")
+            error = float(np.abs(result - naive_maps[qmap.kind])[heads[qmap.kind]].max())
+            shares.append(error / (0.001 * qmap.kind.norm_physical))
+            cells.append(f"{error:.3f} {qmap.kind.unit} ({100 * shares[-1]:.0f} %)")
+        print(f"| {variant} | " + " | ".join(cells) + f" | {'yes' if max(shares) <= 1 else 'no'} |")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..demo import lesion_summary, run_demo
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -25,6 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..demo import lesion_summary, run_demo
+
     def step(message: str) -> None:
         print(f"quantsr demo: {message}", file=sys.stderr, flush=True)
 

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 from ..mapkinds import QUANT_KINDS, MapKind
-from ..modelfile import convert_checkpoint, file_sha256, find_bundled_model, read_model_info
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def info(args: argparse.Namespace) -> int:
+    from ..modelfile import file_sha256, find_bundled_model, read_model_info
+
     if args.model is None:
         for kind in QUANT_KINDS:
             path = find_bundled_model(kind)
@@ -35,6 +36,8 @@ def info(args: argparse.Namespace) -> int:
 
 
 def convert(args: argparse.Namespace) -> int:
+    from ..modelfile import convert_checkpoint
+
     path = convert_checkpoint(args.checkpoint, args.output, MapKind.parse(args.map), trained_on=args.trained_on)
     print(f"wrote {path}")
     return 0

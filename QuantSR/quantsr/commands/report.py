@@ -8,8 +8,6 @@ from pathlib import Path
 from ..errors import InputError
 from ..mapkinds import QUANT_KINDS
 from ..quality import DEFAULT_SSIM_CONVENTION, SSIM_CONVENTIONS
-from ..report.run import ReportOptions, make_report
-from ..stats import require_statsmodels
 from .engineargs import add_engine_arguments, engine_options
 
 
@@ -37,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..report.run import ReportOptions, make_report
+    from ..stats import require_statsmodels
+
     if args.output.resolve() == args.cohort.resolve() or args.cohort.resolve() in args.output.resolve().parents:
         raise InputError("write the report outside the cohort folder (inputs are never modified)", args.output)
     require_statsmodels()  # before any work: the [stats] extra, named in the message

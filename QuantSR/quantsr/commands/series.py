@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..io.loader import describe_series
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("series", help="list DICOM series and detected map kinds")
@@ -15,5 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..io.loader import describe_series
+
     print(describe_series(args.input))
     return 0

@@ -7,12 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
 from ..simulate.anatomy import ANATOMIES
-from ..simulate.cohort import SimulationConfig
 from ..simulate.lesions import KNOWN_LESION_KINDS, LESION_KINDS
-from ..simulate.run import simulate_cohort
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,8 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--subjects", type=int, default=2, help="healthy subjects (default 2)")
     p.add_argument("--patients", type=int, default=1, help="patients with lesions (default 1)")
     p.add_argument("--seed", type=int, default=2026, help="cohort seed (default 2026)")
-    p.add_argument("--noise-sd", type=float, default=SimulationConfig.routine_noise_sd,
-                   help="routine image noise SD in PD-%% signal units (fast follows from the physics)")
+    p.add_argument("--noise-sd", type=float,
+                   help="routine image noise SD in PD-%% signal units (default: the simulator's; fast follows "
+                   "from the physics)")
     p.add_argument("--no-noise", action="store_true", help="noise-free acquisitions (for testing fits)")
     p.add_argument("--lesion-kinds", default=",".join(LESION_KINDS), metavar="KIND[,KIND...]",
                    help=f"lesion kinds drawn for patients, from {', '.join(KNOWN_LESION_KINDS)} (default: the "
@@ -43,6 +40,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..simulate.cohort import simulate_cohort
+    from ..simulate.subject import SimulationConfig
+
     if args.subjects < 0 or args.patients < 0 or args.subjects + args.patients == 0:
         print("quantsr: error: ask for at least one subject (--subjects / --patients)", file=sys.stderr)
         return 2
@@ -55,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"quantsr: error: unknown lesion kind(s) {', '.join(unknown) or '(none given)'}; choose from "
               f"{', '.join(KNOWN_LESION_KINDS)}", file=sys.stderr)
         return 2
-    config = SimulationConfig(routine_noise_sd=args.noise_sd, noise=not args.no_noise,
+    noise_sd = SimulationConfig.routine_noise_sd if args.noise_sd is None else args.noise_sd
+    config = SimulationConfig(routine_noise_sd=noise_sd, noise=not args.no_noise,
                               lesion_kinds=tuple(KNOWN_LESION_KINDS[name] for name in names), anatomy=args.anatomy)
     started = time.perf_counter()
     total = args.subjects + args.patients

@@ -5,19 +5,19 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
-
-from ..envelope import WARNING_KEY, input_warning
 from ..errors import InputError
-from ..io.loader import load_maps
-from ..io.outputs import FORMATS, check_not_inside_inputs, image_suffix, plan_outputs
-from ..io.writers import write_map
+from ..io.outputs import FORMATS
 from ..mapkinds import MapKind
-from ..pipeline import METHODS, SRJob, super_resolve_maps
-from ..volume import QuantMap
+from ..pipeline import METHODS
 from .engineargs import add_engine_arguments, engine_options
+from .timing import PhaseTimer
+
+if TYPE_CHECKING:
+    from ..volume import QuantMap
 
 log = logging.getLogger("quantsr.sr")
 
@@ -67,42 +67,77 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if not 0 < args.dc_window <= 1:
         raise InputError(f"--dc-window must be in (0, 1], got {args.dc_window}")
-    options = engine_options(args, force_kind=args.force)
+    options = engine_options(args, force_kind=args.force)  # checked before any work
+    timer = PhaseTimer()
+    with timer.phase("imports"):  # here, not at the top: `quantsr --help` and argument errors skip them
+        from tqdm import tqdm
+
+        from ..io.loader import load_maps
+        from ..io.outputs import check_not_inside_inputs, plan_outputs
+        from ..pipeline import SRJob, iter_super_resolved
+
+        if args.method == "dl":
+            from .. import engine  # noqa: F401  (torch: its import is its own phase, not the first map's set-up)
     kind = None if args.map == "auto" else MapKind.parse(args.map)
     if args.force and kind is None and args.input.is_dir():
         log.info("--force without --map: only the model's kind check is relaxed")
-    maps = load_maps(args.input, kind=kind, series=args.series, force=args.force and kind is not None)
+    with timer.phase("read"):
+        maps = load_maps(args.input, kind=kind, series=args.series, force=args.force and kind is not None)
     targets = plan_outputs(args.output, maps, args.method, args.format)
     check_not_inside_inputs(targets, [args.input])
     model_paths = {m.kind: args.model for m in maps} if args.model else None
     warnings = _envelope_warnings(maps, model_paths) if args.method == "dl" else {}
     total = sum(m.shape[0] for m in maps)
-    with tqdm(total=total, unit="slice", desc=f"SR ({args.method})", file=sys.stderr) as bar:
+    job = SRJob(args.method, model_paths, options, data_consistency=args.data_consistency,
+                dc_window_fraction=args.dc_window)
+    # Each result is written on a writer thread while the next map computes (SimpleITK's writers release the GIL);
+    # at most one write is pending, and a failed write stops the run at the next map.
+    with tqdm(total=total, unit="slice", desc=f"SR ({args.method})", file=sys.stderr) as bar, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="quantsr-write") as writer:
 
         def progress(done: int, _total: int) -> None:
             bar.update(done - bar.n)
 
-        job = SRJob(args.method, model_paths, options, data_consistency=args.data_consistency,
-                    dc_window_fraction=args.dc_window)
-        results = super_resolve_maps(maps, job, progress)
-    for source, result, target in zip(maps, results, targets, strict=True):
-        if warnings.get(source.kind):
-            result.metadata[WARNING_KEY] = warnings[source.kind]
-        write_map(result, target, derived_from=source, layout=args.dicom_layout)
-        report = result.metadata["sr_report"]
-        print(
-            f"{result.kind.value}: {report.slices} slices {source.shape[2]}×{source.shape[1]} → "
-            f"{result.shape[2]}×{result.shape[1]} in {report.seconds:.1f} s on {report.device} "
-            f"with {report.runtime} "
-            f"[{args.method}{' + DC' if args.data_consistency else ''}] → {target}"
-        )
-        if args.trust:
-            _write_trust(result, source, target)
+        pending: Future | None = None
+        for source, target, result in zip(maps, targets, iter_super_resolved(maps, job, progress), strict=True):
+            report = result.metadata["sr_report"]
+            timer.add("model set-up", report.setup_seconds, report.setup_cpu_seconds)
+            timer.add("compute", report.seconds, report.cpu_seconds)
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(_write, result, source, target, args, warnings.get(source.kind), timer)
+        with timer.phase("write (waited for)"):
+            if pending is not None:
+                pending.result()
+    timer.finish()
     return 0
+
+
+def _write(result: QuantMap, source: QuantMap, target: Path, args: argparse.Namespace, warning: str | None,
+           timer: PhaseTimer) -> None:
+    """Write one result (and its trust map) and say what was done."""
+    from ..envelope import WARNING_KEY
+    from ..io.writers import write_map
+
+    if warning:
+        result.metadata[WARNING_KEY] = warning
+    with timer.phase("write", cpu=False):  # on the writer thread: the process's CPU clock would count compute too
+        write_map(result, target, derived_from=source, layout=args.dicom_layout)
+    report = result.metadata["sr_report"]
+    print(
+        f"{result.kind.value}: {report.slices} slices {source.shape[2]}×{source.shape[1]} → "
+        f"{result.shape[2]}×{result.shape[1]} in {report.seconds:.1f} s on {report.device} "
+        f"with {report.runtime} "
+        f"[{args.method}{' + DC' if args.data_consistency else ''}] → {target}"
+    )
+    if args.trust:
+        _write_trust(result, source, target)
 
 
 def _envelope_warnings(maps: list[QuantMap], model_paths: dict[MapKind, Path] | None) -> dict[MapKind, str]:
     """Warn (stderr) about each input outside its model's training envelope; the text goes into the output."""
+    from ..envelope import input_warning
+
     found = {}
     for qmap in maps:
         text = input_warning(qmap, (model_paths or {}).get(qmap.kind))
@@ -115,6 +150,7 @@ def _envelope_warnings(maps: list[QuantMap], model_paths: dict[MapKind, Path] | 
 def _write_trust(result: QuantMap, source: QuantMap, target: Path) -> None:
     """The percent deviation volume next to ``target`` (always NRRD: a % map is no T1/T2/PD series)."""
     from ..io.images import write_image
+    from ..io.outputs import image_suffix
     from ..trust import deviation
 
     trust = deviation(result, source)

@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError, OutputError
-from ..io.images import write_image
-from ..io.loader import load_maps
 from ..io.outputs import check_not_inside_inputs, image_suffix
 from ..mapkinds import MapKind
 from ..synth import PRESETS, contrast, synthesize
@@ -30,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..io.images import write_image
+    from ..io.loader import load_maps
+
     if image_suffix(args.output) is None:
         raise OutputError("give an image file name (.nrrd, .nii.gz, .mha)", args.output)
     if args.input is not None:
