@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # QuantSR set-up and entry points for a fresh clone:
 #   bash scripts/dev.sh demo [-o DIR]   set up (first run) and run the demo on embedded/simulated data
-#   bash scripts/dev.sh test [PYTEST ARGS]   set up (first run), then ruff + the whole pytest suite
+#   bash scripts/dev.sh test [PYTEST ARGS]   set up (first run), then ruff + mypy + the whole pytest suite
 # The virtual environment lives in .venv (override with QUANTSR_VENV). torch is installed first, pinned
 # (QUANTSR_TORCH_SPEC, default torch==2.13.0) so the project's range `torch>=2.2` never pulls another build.
 set -euo pipefail
@@ -45,7 +45,9 @@ case "$command" in
     setup
     ensure_tool dciodvfy dicom3tools "DICOM validity"
     ensure_tool chromium chromium "HTML report"
+    ensure_tool chromedriver chromium-driver "browser (quantsr view)"
     "$VENV/bin/ruff" check .
+    "$VENV/bin/mypy"  # the core and training packages (pyproject.toml [tool.mypy]); zero errors
     set +e
     "$VENV/bin/python" -m pytest "$@"
     rc=$?
