@@ -37,7 +37,9 @@ from QuantSRLib.choices import (
 from QuantSRLib.compat import MIN_SLICER_TEXT, python_problem, slicer_problem
 
 MAPS = ("T1", "T2", "PD")
-SYNTH_SOURCES = {"fast": "fast", "DL": "dl", "routine": "routine"}  # protocol label → parameter prefix
+# Synthetic-contrast sources by the labels of their nodes ("T1 fast", "T1 DL", ...; quantsr.methods.method_label,
+# not imported here: Slicer loads this module at start-up). Parameter names use the identifier: method_from_label.
+SYNTH_SOURCES = ("fast", "DL", "routine")
 SYNTH_UPDATE_DELAY_MS = 300  # live update once TR / TE / TI stop changing, not on every keystroke
 POLL_INTERVAL_MS = 200  # how often the panel reads the worker's progress
 VOLUME_SELECTORS = tuple(f"{protocol}{m}Selector" for protocol in ("fast", "routine", "dl") for m in MAPS)
@@ -405,8 +407,10 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def _synthSources(self, selectedOnly: bool) -> dict[str, tuple]:
         """{protocol: (T1, T2, PD) nodes} for the chosen protocol, or all three."""
         p = self._parameterNode
+        from quantsr.methods import method_from_label
+
         labels = list(SYNTH_SOURCES) if not selectedOnly or p.synthSource == "all" else [p.synthSource]
-        return {label: tuple(getattr(p, f"{SYNTH_SOURCES[label]}{m}") for m in MAPS) for label in labels}
+        return {label: tuple(getattr(p, f"{method_from_label(label)}{m}") for m in MAPS) for label in labels}
 
     def onCreateSynthetic(self) -> None:
         p = self._parameterNode

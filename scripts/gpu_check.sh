@@ -84,7 +84,7 @@ step() {  # step TITLE SECONDS COMMAND...: run with a time limit, keep the outpu
 CUDA=$("$PYTHON" -c "import torch; print(int(torch.cuda.is_available()))" 2>/dev/null || echo 0)
 if [ "$CUDA" = 1 ]; then
   step "CUDA tests" 120 "$PYTHON" -m pytest -q -p no:cacheprovider -k cuda Testing/core/test_streams.py \
-    Testing/core/test_fastpath.py Testing/core/test_engine.py Testing/core/test_baselines.py
+    Testing/core/test_speedups.py Testing/core/test_engine.py Testing/core/test_baselines.py
   step "bench_sr.py on CUDA: precision / layout candidates" 280 "$PYTHON" Testing/Benchmarks/bench_sr.py \
     --device cuda --repeats 2 --study "$WORK/study" --workdir "$WORK/bench_sr"
   step "bench_cli.py: quantsr sr, DICOM study → DICOM, --device cuda" 130 "$PYTHON" Testing/Benchmarks/bench_cli.py \

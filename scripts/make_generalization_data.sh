@@ -7,10 +7,13 @@
 # validation: val_folded — every choice of recipe is made on it;
 # test:       test_folded, test_mni — generated once, looked at only for the v3 numbers;
 # test 2:     test2_folded, test2_mni — new seeds, generated once after the first test set had been used, for
-#             the numbers of the fast-scan consistency step chosen afterwards on validation (docs/generalization.md).
+#             the numbers of the fast-scan consistency step chosen afterwards on validation (docs/generalization.md);
+# test 3:     test3_folded, test3_mni — new seeds, generated once after test set 2 had been used, for the numbers
+#             of the trust flag's precision warning chosen on the pooled validation data;
+# test 4:     test4_folded, test4_mni — the same after test set 3 had been used, for the flag's final thresholds.
 # Validation and test lesions are the evaluation families (small plaques, T2-dark foci, cysts, oedema,
 # juxtacortical, periventricular) plus the paper's three kinds; their anatomies are new subjects (new seeds).
-# Two cohorts are simulated side by side (1 thread each): ≈ 30 min on 2 cores.
+# Two cohorts are simulated side by side (1 thread each): ≈ 30 min for training, validation and test set 1 on 2 cores, ≈ 10–13 min more per later test set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:?data folder}
@@ -29,12 +32,14 @@ $Q simulate -o "$DATA/train_folded_b" --anatomy folded --subjects 0 --patients 8
   --lesion-kinds randomised_full --seed 5003
 $Q simulate -o "$DATA/train_mni" --anatomy mni --subjects 2 --patients 4 --max-lesions 14 \
   --lesion-kinds randomised_full --seed 5002
-$Q simulate -o "$DATA/test_folded" --anatomy folded --subjects 1 --patients 7 --max-lesions 8 \
-  --lesion-kinds "$EVAL" --seed 7001
-$Q simulate -o "$DATA/test_mni" --anatomy mni --subjects 1 --patients 2 --max-lesions 8 \
-  --lesion-kinds "$EVAL" --seed 7002
-$Q simulate -o "$DATA/test2_folded" --anatomy folded --subjects 1 --patients 7 --max-lesions 8 \
-  --lesion-kinds "$EVAL" --seed 7101
-$Q simulate -o "$DATA/test2_mni" --anatomy mni --subjects 1 --patients 2 --max-lesions 8 \
-  --lesion-kinds "$EVAL" --seed 7102
+test_set() {  # NAME FOLDED_SEED MNI_SEED: 1 healthy + 7 patients with folded anatomy, 1 + 2 on the MNI brain
+  $Q simulate -o "$DATA/$1_folded" --anatomy folded --subjects 1 --patients 7 --max-lesions 8 \
+    --lesion-kinds "$EVAL" --seed "$2"
+  $Q simulate -o "$DATA/$1_mni" --anatomy mni --subjects 1 --patients 2 --max-lesions 8 \
+    --lesion-kinds "$EVAL" --seed "$3"
+}
+test_set test 7001 7002
+test_set test2 7101 7102
+test_set test3 7201 7202
+test_set test4 7301 7302
 wait "$first"

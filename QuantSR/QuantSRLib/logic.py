@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from .trust import TrustCache
 
 log = logging.getLogger("quantsr.slicer")
-METHOD_SUFFIX = {"dl": "DL", "bicubic": "bicubic", "linear": "linear"}
 COLOR_NODES = {"grey": "vtkMRMLColorTableNodeGrey", "viridis": "vtkMRMLColorTableNodeFileViridis.txt",
                "rainbow": "vtkMRMLColorTableNodeRainbow"}
 
@@ -120,7 +119,8 @@ class QuantSRSceneLogic:
         (one per node) overrides what the nodes' attributes or names say. Torch is imported only for DL."""
         from quantsr.errors import InputError
         from quantsr.mapkinds import MapKind
-        from quantsr.pipeline import SRJob, super_resolve_maps
+        from quantsr.methods import DL
+        from quantsr.srjob import SRJob, super_resolve_maps
 
         from .nodes import map_from_volume_node
 
@@ -131,7 +131,7 @@ class QuantSRSceneLogic:
                 raise InputError(f"cannot tell whether volume '{node.GetName()}' is a T1, T2 or PD map; "
                                  "name it (e.g. 'T1 fast') or set its map kind")
         options = None
-        if method == "dl":
+        if method == DL:
             from quantsr.engine import EngineOptions
 
             options = EngineOptions(device=device, batch_size=batch_size, force_kind=force, runtime=runtime)
@@ -140,11 +140,14 @@ class QuantSRSceneLogic:
 
     def add_outputs(self, nodes: Sequence[slicer.vtkMRMLScalarVolumeNode], results: Sequence,
                     method: str) -> list[slicer.vtkMRMLScalarVolumeNode]:
-        """One "<input name> <method>" node per result, carrying the result's (the slot's) map kind."""
+        """One "<input name> <method label>" node per result ("T1 DL", "T1 bicubic"), carrying the result's (the
+        slot's) map kind."""
+        from quantsr.methods import method_label
+
         from .nodes import volume_node_from_map
 
         outputs = []
-        suffix = METHOD_SUFFIX.get(method, method)
+        suffix = method_label(method)
         for node, result in zip(nodes, results, strict=True):
             name = f"{node.GetName().replace(' fast', '')} {suffix}"
             out = volume_node_from_map(self.scene, result, name, suffix)
@@ -160,6 +163,7 @@ class QuantSRSceneLogic:
         Python process: the panel polls it, so Slicer stays responsive and a crash or an out-of-memory cannot
         take Slicer down. ``model_file`` (DL only) replaces the bundled model of the kind it was trained on."""
         from quantsr.errors import InputError
+        from quantsr.methods import DL
 
         from .dependencies import check_requirements
         from .runner import SRTask
@@ -168,7 +172,7 @@ class QuantSRSceneLogic:
         checked = self.slot_kinds(slots)
         if not checked:
             raise InputError("select at least one fast map to super-resolve")
-        if method == "dl" and model_file:
+        if method == DL and model_file:
             from quantsr.modelfile import read_model_info
 
             model_paths = {**(model_paths or {}), read_model_info(model_file).map_kind: Path(model_file)}
@@ -222,10 +226,14 @@ class QuantSRSceneLogic:
                      summary: slicer.vtkMRMLTableNode | None = None,
                      trust_pairs: dict[str, slicer.vtkMRMLScalarVolumeNode] | None = None,
                      threshold_pct: float | None = None,
+                     precision_threshold_pct: float | None = None,
+                     min_samples: float | None = None,
                      ) -> tuple[list[RoiStats], slicer.vtkMRMLTableNode, slicer.vtkMRMLTableNode]:
         """Measure every ROI box and segment on every volume; fill (or create) the results table and a
         summary table of paired t-tests (DL vs routine, fast vs routine) per map. ``trust_pairs`` (DL node
-        ID → its fast node) adds the "consistency (%)" and "flag" columns (quantsr.trust)."""
+        ID → its fast node) adds the "consistency (%)", "fast SE (%)" and "flag" columns (quantsr.reliability;
+        ``threshold_pct`` / ``precision_threshold_pct`` / ``min_samples`` override the flag's defaults: 3 %, 2 %,
+        10 independent fast-scan samples)."""
         from quantsr.errors import InputError
         from quantsr.roi import paired_tests
 
@@ -238,12 +246,15 @@ class QuantSRSceneLogic:
         table = table or self.scene.AddNewNodeByClass("vtkMRMLTableNode", "QuantSR ROI statistics")
         records, columns = stats_records(rows), list(TABLE_COLUMNS)
         if trust_pairs:
-            from .trust import TRUST_COLUMNS, add_trust_columns, consistency_column
+            from .trust import TRUST_COLUMNS, add_trust_columns, reliability_column
 
             trusts = {e.node.GetID(): self.trust_cache.get(e.node, trust_pairs[e.node.GetID()])
                       for e in entries if e.node.GetID() in trust_pairs}
-            values = consistency_column(self.scene, entries, list(rois), segmentation, trusts)
-            add_trust_columns(records, values, *(() if threshold_pct is None else (threshold_pct,)))
+            values = reliability_column(self.scene, entries, list(rois), segmentation, trusts)
+            add_trust_columns(records, values, **{name: value for name, value in (
+                ("threshold_pct", threshold_pct), ("precision_threshold_pct", precision_threshold_pct),
+                ("min_samples", min_samples))
+                if value is not None})
             columns += list(TRUST_COLUMNS)
         fill_table(table, records, columns)
         tests = paired_tests(rows)
@@ -323,11 +334,12 @@ class QuantSRSceneLogic:
         if protocol:
             return protocol
         from quantsr.kinddetect import tokens
+        from quantsr.methods import method_label
 
         words = tokens(node.GetName() or "")  # "5: MAGiC T1 map (fast)" → ["5", "MAGIC", "T1", "MAP", "FAST"]
         for candidate in ("ROUTINE", "FAST", "DL", "BICUBIC", "LINEAR"):
             if candidate in words:
-                return "DL" if candidate == "DL" else candidate.lower()
+                return method_label(candidate.lower())  # "DL", "fast", "bicubic", ...
         return node.GetName()
 
     @staticmethod
@@ -347,7 +359,7 @@ class QuantSRSceneLogic:
         prints the outcome."""
         from quantsr.batch import run_batch, summary_table
         from quantsr.engine import EngineOptions
-        from quantsr.pipeline import SRJob
+        from quantsr.srjob import SRJob
 
         results = run_batch(root, output, SRJob(method, None, EngineOptions(device=device, runtime=runtime)), fmt)
         log.info(summary_table(results))

@@ -11,12 +11,13 @@ import slicer
 
 from quantsr.errors import InputError
 from quantsr.mapkinds import QUANT_KINDS, MapKind
+from quantsr.methods import DL, method_label
 from quantsr.synth import PRESETS, Contrast, contrast, synthesize
 from quantsr.volume import QuantMap
 
 from .nodes import map_from_volume_node, set_window, volume_node_from_map
 
-SOURCES = ("fast", "DL", "routine")  # protocol labels, as in the node names "T1 fast", "T1 DL", ...
+SOURCES = ("fast", method_label(DL), "routine")  # protocol labels, as in the node names "T1 fast", "T1 DL", ...
 CONTRAST_ATTRIBUTE = "QuantSR.SyntheticContrast"  # "FLAIR": marks a synthetic volume and names its preset
 SOURCE_ATTRIBUTE = "QuantSR.SyntheticSource"  # protocol of the maps it was made from
 MAPS_ATTRIBUTE = "QuantSR.SyntheticMaps"  # IDs of the T1, T2 and PD nodes it was made from

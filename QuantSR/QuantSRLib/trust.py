@@ -1,16 +1,17 @@
 """Trust map in the scene: the DL map's percent deviation from the fast scan (``quantsr.trust``) as a volume
 node, shown as a toggleable foreground overlay with a diverging colour table and a colour legend on the DL
-slice view, and the per-ROI "consistency (%)" / "flag" columns of the ROI table."""
+slice view, and the per-ROI "consistency (%)" / "fast SE (%)" / "flag" columns of the ROI table (the trust flag:
+``quantsr.reliability``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import slicer
 
 from quantsr.mapkinds import MapKind
-from quantsr.trust import DEFAULT_THRESHOLD_PCT, TrustMap, deviation, is_flagged, roi_consistency
+from quantsr.reliability import DEFAULT_MIN_SAMPLES, DEFAULT_PRECISION_PCT, RoiReliability, roi_reliability
+from quantsr.trust import DEFAULT_THRESHOLD_PCT, TrustMap, deviation
 
 from .measure import VolumeEntry, roi_masks
 from .nodes import PROTOCOL_ATTRIBUTE, map_from_volume_node, set_window, volume_node_from_map
@@ -22,8 +23,9 @@ COLOR_TABLES = ("vtkMRMLColorTableNodeFileDivergingBlueRed.txt", "vtkMRMLColorTa
                 "vtkMRMLColorTableNodeRainbow")
 OVERLAY_OPACITY = 0.5
 CONSISTENCY_COLUMN = "consistency (%)"
+PRECISION_COLUMN = "fast SE (%)"
 FLAG_COLUMN = "flag"
-TRUST_COLUMNS = (CONSISTENCY_COLUMN, FLAG_COLUMN)
+TRUST_COLUMNS = (CONSISTENCY_COLUMN, PRECISION_COLUMN, FLAG_COLUMN)
 _SCENE_COLOR_LOGIC: dict[int, object] = {}  # colour logic per bare scene (slicer-core wheel only)
 
 
@@ -136,31 +138,34 @@ def show_in_dl_view(dl_node: slicer.vtkMRMLScalarVolumeNode, trust: slicer.vtkMR
     return True
 
 
-def consistency_column(scene: slicer.vtkMRMLScene, entries: Sequence[VolumeEntry],
+def reliability_column(scene: slicer.vtkMRMLScene, entries: Sequence[VolumeEntry],
                        rois: Sequence[slicer.vtkMRMLMarkupsROINode], segmentation, trusts: dict[str, TrustMap]
-                       ) -> list[float | None]:
-    """Per row of ``measure(scene, entries, rois, segmentation)`` (same order): the ROI's signed mean %
-    deviation for volumes with a trust map (keyed by node ID), None for the others."""
-    values: list[float | None] = []
+                       ) -> list[RoiReliability | None]:
+    """Per row of ``measure(scene, entries, rois, segmentation)`` (same order): the ROI's consistency with the fast
+    scan and the fast scan's precision over it, for volumes with a trust map (keyed by node ID); None for others."""
+    values: list[RoiReliability | None] = []
     for entry in entries:
         trust = trusts.get(entry.node.GetID())
+        dl_values = map_from_volume_node(entry.node).array if trust is not None else None
         for _name, _description, mask in roi_masks(scene, entry.node, rois, segmentation):
-            values.append(roi_consistency(trust, mask) if trust is not None else None)
+            values.append(roi_reliability(trust, mask, dl_values) if trust is not None and dl_values is not None
+                          else None)
     return values
 
 
-def add_trust_columns(records: list[dict], consistency: Sequence[float | None],
-                      threshold_pct: float = DEFAULT_THRESHOLD_PCT) -> list[dict]:
-    """``records`` (one per ROI row) with "consistency (%)" (NaN where none) and "flag" ("inconsistent",
-    "ok" or "")."""
-    if len(records) != len(consistency):
-        raise ValueError(f"{len(records)} table rows but {len(consistency)} consistency values")
-    for record, value in zip(records, consistency, strict=True):
-        record[CONSISTENCY_COLUMN] = float("nan") if value is None else float(value)
-        if value is None or not np.isfinite(value):
-            record[FLAG_COLUMN] = ""
-        else:
-            record[FLAG_COLUMN] = "inconsistent" if is_flagged(value, threshold_pct) else "ok"
+def add_trust_columns(records: list[dict], reliabilities: Sequence[RoiReliability | None],
+                      threshold_pct: float = DEFAULT_THRESHOLD_PCT,
+                      precision_threshold_pct: float = DEFAULT_PRECISION_PCT,
+                      min_samples: float = DEFAULT_MIN_SAMPLES) -> list[dict]:
+    """``records`` (one per ROI row) with "consistency (%)" and "fast SE (%)" (NaN where none) and "flag" ("ok",
+    or the reasons "inconsistent", "imprecise", "too small" joined by ", "; "" where the row has no trust map)."""
+    if len(records) != len(reliabilities):
+        raise ValueError(f"{len(records)} table rows but {len(reliabilities)} trust values")
+    nan = float("nan")
+    for record, value in zip(records, reliabilities, strict=True):
+        record[CONSISTENCY_COLUMN] = nan if value is None else float(value.consistency_pct)
+        record[PRECISION_COLUMN] = nan if value is None else float(value.precision_pct)
+        record[FLAG_COLUMN] = "" if value is None else value.flag(threshold_pct, precision_threshold_pct, min_samples)
     return records
 
 

@@ -24,12 +24,13 @@ def main(job_path: str) -> int:
     folder = Path(job["folder"])
     try:
         from quantsr.mapkinds import MapKind
-        from quantsr.pipeline import SRJob, super_resolve_maps
+        from quantsr.methods import DL
+        from quantsr.srjob import SRJob, super_resolve_maps
         from QuantSRLib.runner import load_map, save_map
 
         maps = [load_map(Path(path)) for path in job["inputs"]]
         options = None
-        if job["method"] == "dl":
+        if job["method"] == DL:
             from quantsr.engine import EngineOptions
 
             options = EngineOptions(device=job["device"], runtime=job["runtime"])

@@ -9,7 +9,7 @@ to 0. Either axis is a polyphase filter: output phase p of a ×s axis is one fix
 
 Two ways to run the same arithmetic (float64, cast to float32 at the end; they agree to ≈ 1e-10 of the values):
 - on the device through torch (``conv1d`` with the prefilter folded into the phase kernels, the infinite
-  prefilter truncated where its taps fall below 1e-13): CUDA when the engine uses it, ≈ ms per study;
+  prefilter truncated where its taps fall below 1e-13): CUDA when the engine uses it (times: docs/benchmarks.md);
 - on the CPU without torch (scipy's recursive B-spline prefilter + the 4-tap phase evaluation), so bicubic and
   linear never need torch (Slicer without SlicerPyTorch, `quantsr sr --method bicubic` starting at once).
 

@@ -21,7 +21,7 @@ from .io.atomic import atomic_directory
 from .io.loader import load_maps
 from .io.outputs import plan_outputs
 from .io.writers import write_map
-from .pipeline import SRJob, super_resolve_maps
+from .srjob import SRJob, super_resolve_maps
 
 log = logging.getLogger("quantsr.batch")
 COMPLETE_MARKER = "quantsr-study.json"

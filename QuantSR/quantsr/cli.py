@@ -60,9 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ends at once: see :func:`_exit_now`)."""
     program = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["train"]:  # everything after "train" belongs to quantsr-train, --help included
-        from .commands.train import delegate
+    from .commands import delegated_main
 
+    delegate = delegated_main(argv)  # another package's command that takes the rest, --help included (quantsr train)
+    if delegate is not None:
         return delegate(argv[1:])
     parser = build_parser(argv)
     args = parser.parse_args(argv)
@@ -79,8 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _exit_now(status: int) -> None:
     """End the process without the interpreter's teardown. Freeing torch's modules, its thread pools and a CUDA
-    context takes 0.3–0.6 s of CPU after a `quantsr sr` (seconds when the cores are shared; docs/benchmarks.md),
-    and nothing is left to do: every output is written (atomically) and closed, and the writer threads joined."""
+    context is a noticeable share of a short `quantsr sr` (docs/benchmarks.md has the times), and nothing is left
+    to do: every output is written (atomically) and closed, and the writer threads joined."""
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more can reach it anyway

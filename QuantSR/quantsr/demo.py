@@ -14,11 +14,12 @@ from .engine import EngineOptions
 from .io.loader import load_maps
 from .io.writers import write_map
 from .mapkinds import QUANT_KINDS
+from .methods import BICUBIC, DL, method_label
 from .modelfile import find_bundled_model
-from .pipeline import SRJob, super_resolve_maps
 from .roi import RoiStats, measure_labels, write_stats_csv
 from .simulate.subject import simulate_subject
 from .simulate.writer import write_subject
+from .srjob import SRJob, super_resolve_maps
 from .volume import QuantMap
 
 log = logging.getLogger("quantsr.demo")
@@ -65,7 +66,7 @@ def run_demo(output: Path, seed: int = 2026, lesions: int = 3, device: str = "au
     fast = load_maps(subject_dir / "dicom" / "fast")  # read back as a user's DICOM would be
     routine = load_maps(subject_dir / "dicom" / "routine")
     have_models = all(find_bundled_model(m.kind) is not None for m in fast)
-    method = "dl" if have_models else "bicubic"
+    method = DL if have_models else BICUBIC
     notices = [] if have_models else [NO_MODEL_NOTICE]
     for notice in notices:
         log.warning(notice)
@@ -73,7 +74,7 @@ def run_demo(output: Path, seed: int = 2026, lesions: int = 3, device: str = "au
     started = time.perf_counter()
     sr = super_resolve_maps(fast, SRJob(method, options=EngineOptions(device=device)))
     seconds["super-resolve"] = time.perf_counter() - started
-    tag = "DL" if method == "dl" else method
+    tag = method_label(method)
     sr_dirs = []
     for source, result in zip(fast, sr, strict=True):
         sr_dirs.append(write_map(result, output / "sr_dicom" / f"{result.kind.value}_{tag}", derived_from=source))

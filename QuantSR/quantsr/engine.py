@@ -1,7 +1,9 @@
-"""Slice-wise super-resolution of a QuantMap with a generator: normalise, batched inference under
-``torch.inference_mode`` (or ONNX Runtime on the CPU, ``quantsr.onnxbackend``), denormalise, clip — with progress,
-cancellation and CUDA OOM back-off. On CUDA one batch stays in flight while the next is prepared and uploaded
-(``quantsr.streams``)."""
+"""The engine: one generator over one map. ``SuperResolver`` runs a loaded model slice by slice over a QuantMap:
+normalise (``quantsr.normalisation``), batched inference under ``torch.inference_mode`` (or ONNX Runtime on the CPU,
+``quantsr.onnxbackend``), denormalise, clip, then the fast-scan consistency step — with progress, cancellation and
+CUDA OOM back-off. On CUDA one batch stays in flight while the next is prepared and uploaded (``quantsr.streams``);
+the optimized path's speed-ups are ``quantsr.speedups``. A whole study (several maps, DL or a baseline) is a job:
+``quantsr.srjob``."""
 
 from __future__ import annotations
 
@@ -20,13 +22,15 @@ import torch
 from .consistency import fast_consistent
 from .devices import describe_device, is_out_of_memory, resolve_device
 from .errors import CancelledError, ModelError
-from .fastpath import BACKGROUND, background_response, choose_cpu_convolution, fold_batchnorm, head_box, use_nnpack
 from .geometry import upsampled_like
 from .mapkinds import MapKind
+from .methods import DL
 from .model import Generator
 from .modelfile import ModelInfo, find_bundled_model, load_model
+from .normalisation import BACKGROUND, denormalise_in_place, to_network_range
 from .onnxbackend import OnnxRunner, resolve_runtime
-from .pipeline import EngineOptions  # defined without torch (the CLI validates options before loading it)
+from .speedups import background_response, choose_cpu_convolution, fold_batchnorm, head_box, use_nnpack
+from .srjob import EngineOptions  # defined without torch (the CLI validates options before loading it)
 from .streams import PendingResult, StreamedForward
 from .volume import QuantMap
 
@@ -59,7 +63,7 @@ class RunReport:
     slices: int = 0
     seconds: float = 0.0  # the map's super-resolution, model set-up excluded
     cpu_seconds: float = 0.0  # CPU time of the process (all threads) meanwhile
-    setup_seconds: float = 0.0  # loading the model, folding BN, building the runtime (filled in by the pipeline)
+    setup_seconds: float = 0.0  # loading the model, folding BN, building the runtime (filled in by quantsr.srjob)
     setup_cpu_seconds: float = 0.0
     device: str = ""
     runtime: str = ""  # what ran the model: "torch" or "onnxruntime" ("scipy" for the baselines)
@@ -100,31 +104,14 @@ def cpu_threads() -> int:
     return max(1, cpu_cores() // local_world)
 
 
-#: On the CPU the fast path runs one slice at a time: each slice gets its own head crop and its activations
-#: stay in cache. Measured on a 2-core Xeon (AVX-512), T1+T2+PD study: 17.5 s at batch 1, 18.6 s at 2, 22.2 s at
-#: the memory budget's 5 (docs/benchmarks.md).
-CPU_FAST_PATH_BATCH = 1
+#: On the CPU the optimized path runs one slice at a time: each slice gets its own head crop and its activations
+#: stay in cache, which beat larger batches on the benchmark study (docs/benchmarks.md has the times).
+CPU_OPTIMIZED_BATCH = 1
 
 
 def batch_size_for(height: int, width: int, channels: int, budget_mb: float) -> int:
     per_slice = height * width * channels * _BYTES_PER_LR_PIXEL_PER_CHANNEL
     return max(1, int(budget_mb * 1024 * 1024 // per_slice))
-
-
-def normalise(values: np.ndarray, norm: float) -> np.ndarray:
-    return values / norm * 2.0 - 1.0
-
-
-def denormalise(values: np.ndarray, norm: float) -> np.ndarray:
-    return (values + 1.0) / 2.0 * norm
-
-
-def denormalise_in_place(values: np.ndarray, norm: float) -> None:
-    """``denormalise`` clipped to [0, norm] without temporaries: a study's output is 25 MB per map, and three
-    fresh temporaries cost ≈ 0.13 s of page faults per map on the benchmark machine (3 ms in place)."""
-    np.add(values, 1.0, out=values)
-    np.multiply(values, norm / 2.0, out=values)
-    np.clip(values, 0.0, norm, out=values)
 
 
 class SuperResolver:
@@ -136,15 +123,15 @@ class SuperResolver:
         self.info = info
         self.radius = generator.receptive_radius_lr
         self.generator = generator.to(self.device).eval()
-        self.runtime = resolve_runtime(self.options.runtime, self.device, self.options.fast)
-        on_cpu_torch = self.options.fast and self.device.type == "cpu" and self.runtime == "torch"
+        self.runtime = resolve_runtime(self.options.runtime, self.device, self.options.optimized)
+        on_cpu_torch = self.options.optimized and self.device.type == "cpu" and self.runtime == "torch"
         self.cpu_convolution = choose_cpu_convolution(self.options.cpu_convolution) if on_cpu_torch else "onednn"
         nnpack = self.cpu_convolution == "nnpack"
         layout = self.options.channels_last
-        self.channels_last = (self.options.fast and not nnpack  # NNPACK takes NCHW
+        self.channels_last = (self.options.optimized and not nnpack  # NNPACK takes NCHW
                               and (self.device.type == "cpu" if layout is None else layout))
         workers = 1
-        if self.options.fast:
+        if self.options.optimized:
             self.generator = fold_batchnorm(self.generator)
             if self.channels_last:
                 self.generator = self.generator.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -152,13 +139,14 @@ class SuperResolver:
                 # NNPACK: one slice per core on one thread each (it uses one core well and two poorly)
                 torch.set_num_threads(1 if nnpack else cpu_threads())
                 workers = cpu_threads() if nnpack else 1
-        # Built once: the export and session set-up take 0.3–0.7 s for the paper-size generator.
+        # Built once per model: the ONNX export and session set-up cost far more than a slice.
         self.runner = OnnxRunner(self.generator, cpu_threads()) if self.runtime == "onnxruntime" else None
         log.debug("super-resolution runtime: %s (%s convolutions) on %s", self.runtime, self.cpu_convolution,
                   self.device)
         # The torch generator's background response either way (the runtimes agree to < 1e-6 of the range); taken
         # before NNPACK comes in, as it finds the convolutions to pad circularly by their type.
-        self.background = background_response(self.generator, self.radius, self.device) if self.options.fast else None
+        self.background = (background_response(self.generator, self.radius, self.device) if self.options.optimized
+                           else None)
         if nnpack:
             use_nnpack(self.generator)
         self.streams = StreamedForward(self.device, self.options.overlap, cpu_workers=workers)
@@ -209,10 +197,10 @@ class SuperResolver:
         batch = self.options.batch_size or batch_size_for(
             h, w, self.info.config.channels, self.options.memory_budget_mb
         )
-        if self.options.batch_size is None and self.options.fast and self.device.type == "cpu":
-            batch = min(batch, CPU_FAST_PATH_BATCH)
-        # The fast path only writes the head's box: everything else is the generator's background response.
-        out = np.full(shape, self.background, np.float32) if self.options.fast else np.empty(shape, np.float32)
+        if self.options.batch_size is None and self.options.optimized and self.device.type == "cpu":
+            batch = min(batch, CPU_OPTIMIZED_BATCH)
+        # The optimized path only writes the head's box: everything else is the generator's background response.
+        out = np.full(shape, self.background, np.float32) if self.options.optimized else np.empty(shape, np.float32)
         in_flight: deque[_Launched] = deque()
         start = 0
         if progress:
@@ -242,7 +230,7 @@ class SuperResolver:
         report.batch_size = batch
         metadata = dict(source.metadata)
         metadata.update(
-            method="dl",
+            method=DL,
             model=self.info.name,
             model_sha256=self.info.weights_sha256,
             trained_on=self.info.trained_on,
@@ -279,13 +267,13 @@ class SuperResolver:
             message = f"{outside} voxels lie outside the model's range 0–{norm:g} {source.kind.unit} and were clipped"
             log.warning(message)
             report.warnings.append(message)
-        return normalise(np.clip(values, 0.0, norm), norm).astype(np.float32)
+        return to_network_range(values, norm)
 
     def _launch(self, lr: np.ndarray, start: int, stop: int) -> _Launched:
-        """Send slices ``start:stop`` to the generator. The fast path sends only the slices with head, cropped
-        to the head's bounding box plus the receptive radius; the naive path sends the full field."""
+        """Send slices ``start:stop`` to the generator. The optimized path sends only the slices with head,
+        cropped to the head's bounding box plus the receptive radius; the naive path sends the full field."""
         batch = lr[start:stop]
-        if not self.options.fast:
+        if not self.options.optimized:
             return _Launched(start, stop, None, None, self._forward(batch))
         with_head = np.flatnonzero(np.any(batch > BACKGROUND + 1e-6, axis=(1, 2)))
         box = head_box(batch[with_head], self.radius) if with_head.size else None

@@ -1,7 +1,6 @@
-"""Optional ONNX Runtime CPU backend for the fast path: the BatchNorm-folded generator exported to ONNX in
-memory and run by an ``InferenceSession`` (measured on a 2-core Xeon: 15.8–16.4 s vs torch's 16.8–17.0 s per study,
-1.2–1.4× per 2×200² batch on shared cores; max difference 0.002 ms; ``Testing/Benchmarks/bench_runtimes.py``,
-``docs/benchmarks.md``).
+"""Optional ONNX Runtime CPU backend for the engine's optimized path: the BatchNorm-folded generator exported to
+ONNX in memory and run by an ``InferenceSession``, somewhat faster than torch on the CPU with the same output to
+within rounding (the measurements: ``Testing/Benchmarks/bench_runtimes.py``, ``docs/benchmarks.md``).
 
 ``onnxruntime`` and ``onnx`` (torch's exporter needs it) are optional dependencies (``pip install quantsr[onnx]``);
 the runtime choice lives here too so that the engine only asks "which runtime?" and gets "torch" or "onnxruntime".
@@ -44,17 +43,17 @@ def onnxruntime_available() -> bool:
     return True
 
 
-def resolve_runtime(name: str, device: torch.device, fast: bool) -> str:
-    """"torch" or "onnxruntime" for a requested runtime: ONNX Runtime only on the CPU fast path ("auto": when
-    installed); the naive path is the reference and always runs torch."""
+def resolve_runtime(name: str, device: torch.device, optimized: bool) -> str:
+    """"torch" or "onnxruntime" for a requested runtime: ONNX Runtime only on the CPU's optimized path ("auto": when
+    installed); the naive path (``optimized`` False) is the reference and always runs torch."""
     key = (name or "torch").strip().lower()
     if key not in RUNTIMES:
         raise QuantSRError(f"unknown runtime {name!r}: expected {', '.join(RUNTIMES)}")
     if key == "torch":
         return "torch"
-    if not fast:
+    if not optimized:
         if key == "onnxruntime":
-            log.warning("the naive path (fast=False) is the torch reference; ignoring runtime onnxruntime")
+            log.warning("the naive path (optimized=False) is the torch reference; ignoring runtime onnxruntime")
         return "torch"
     if device.type != "cpu":
         if key == "onnxruntime":

@@ -13,7 +13,7 @@ torch's caching host allocator, which keeps them until the copies that used them
 
 On the CPU (and for ONNX Runtime, or with ``overlap=False``) the same interface runs synchronously, or — with
 ``cpu_workers`` > 1 — on that many worker threads, one batch each (torch releases the GIL inside its kernels): the
-CPU path for kernels that use one core better than two (NNPACK, ``quantsr.fastpath``), so the cores work on
+CPU path for kernels that use one core better than two (NNPACK, ``quantsr.speedups``), so the cores work on
 different slices instead of splitting one.
 """
 

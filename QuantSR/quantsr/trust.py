@@ -43,6 +43,9 @@ DEFAULT_THRESHOLD_PCT = 3.0
 HEAD_EROSION_PX = 2
 #: Voxels below this fraction of the median fitted value carry no meaningful percentage (failed fits).
 PERCENT_FLOOR = 0.05
+#: Gaussian window (fast-grid pixels) of the local noise SD: wide enough for a stable estimate, narrow enough
+#: to follow the noise's dependence on the tissue (long-T2 fits are far noisier than white matter's).
+NOISE_WINDOW_PX = 2.0
 
 
 @dataclass
@@ -51,6 +54,10 @@ class TrustMap:
     percent: QuantMap  # 100 · that / fast inside the head, 0 outside, on the DL grid
     low_res_absolute: QuantMap  # the same on the fast grid (what was actually compared)
     head: np.ndarray  # bool head mask on the DL grid
+    # The fast scan's noise: local SD of its in-window part about A(DL) (DL is denoised), on the DL grid.
+    noise_sd: QuantMap | None = None
+    # Independent fast-scan samples per DL voxel: acquired k-space samples / DL-grid voxels of the same FOV.
+    samples_per_voxel: float = float("nan")
 
     def head_percentiles(self, q: tuple[float, ...] = (50.0, 95.0)) -> tuple[float, ...]:
         """Percentiles of |percent deviation| inside the head (e.g. median and 95th)."""
@@ -160,7 +167,22 @@ def deviation(dl: QuantMap, fast: QuantMap, acquired: tuple[int, int] | None = N
     absolute = dl.with_array(values_on_grid(absolute_low, dl), metadata={"method": "deviation", "unit": dl.kind.unit})
     percent = dl.with_array(np.where(head, values_on_grid(pct_low, dl), 0.0).astype(np.float32),
                             metadata={"method": "deviation", "unit": "%"})
-    return TrustMap(absolute, percent, absolute_low, head)
+    # DL is denoised, so the voxel-scale scatter of the deviation is the fast scan's noise (its in-window part).
+    noise_low = fast.with_array(local_sd(difference, head_low, NOISE_WINDOW_PX))
+    noise_sd = dl.with_array(values_on_grid(noise_low, dl), metadata={"method": "fast noise SD", "unit": dl.kind.unit})
+    samples = acquired[0] * acquired[1] * dl.spacing[0] * dl.spacing[1] / _fov_mm(fast, acquired) ** 2
+    return TrustMap(absolute, percent, absolute_low, head, noise_sd, samples)
+
+
+def local_sd(values: np.ndarray, mask: np.ndarray, sigma_px: float) -> np.ndarray:
+    """In-plane local standard deviation of ``values`` over ``mask`` (Gaussian window of ``sigma_px``), 0 outside:
+    normalised convolution, so the head's edge does not count the background as zero-valued samples."""
+    sigma = (0.0, sigma_px, sigma_px)
+    weight = ndimage.gaussian_filter(mask.astype(np.float64), sigma)
+    masked = np.where(mask, values, 0.0).astype(np.float64)
+    mean = ndimage.gaussian_filter(masked, sigma) / np.maximum(weight, 1e-6)
+    square = ndimage.gaussian_filter(masked**2, sigma) / np.maximum(weight, 1e-6)
+    return np.where(mask, np.sqrt(np.maximum(square - mean**2, 0.0)), 0.0).astype(np.float32)
 
 
 def roi_consistency(trust: TrustMap, mask: np.ndarray, absolute: bool = False) -> float:
@@ -227,3 +249,4 @@ def project_data_consistency(dl: QuantMap, fast: QuantMap, acquired: tuple[int, 
     if out.same_geometry(dl):
         return out
     return dl.with_array(values_on_grid(out, dl), metadata=dict(out.metadata))
+

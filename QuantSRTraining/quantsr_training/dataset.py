@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from quantsr.engine import normalise
 from quantsr.io.atomic import atomic_path
+from quantsr.normalisation import to_network_range
 
 from .pairs import PairedSubject
 
@@ -47,7 +47,7 @@ def cache_subject(paired: PairedSubject, norm: float, cache_dir: Path, min_head_
     for path, array in ((lr_path, paired.fast.array), (hr_path, paired.routine.array)):
         if not path.exists():
             with atomic_path(path, suffix=".npy") as tmp:
-                np.save(tmp, normalise(np.clip(array, 0, norm), norm).astype(np.float32))
+                np.save(tmp, to_network_range(array, norm))
     head = (paired.fast.array > 0).mean(axis=(1, 2))
     slices = tuple(int(k) for k in np.flatnonzero(head >= min_head_fraction))
     return CachedSubject(paired.subject, lr_path, hr_path, slices)

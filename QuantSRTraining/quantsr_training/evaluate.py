@@ -12,16 +12,19 @@ from pathlib import Path
 import numpy as np
 
 from quantsr.baselines import upsample
-from quantsr.engine import EngineOptions, SuperResolver
+from quantsr.engine import SuperResolver
 from quantsr.io.atomic import atomic_path
 from quantsr.io.images import read_image
 from quantsr.mapkinds import MapKind
+from quantsr.methods import BICUBIC, DL, LINEAR, method_label
 from quantsr.quality import DEFAULT_SSIM_CONVENTION, SSIM_CONVENTIONS, image_scores
+from quantsr.srjob import EngineOptions
 from quantsr.volume import QuantMap
 
 from .pairs import PairedSubject, pair_subject, read_sources
 
-METHODS = ("linear", "bicubic", "DL")
+#: The compared methods by their labels (quantsr.methods): "linear", "bicubic", "DL".
+METHODS = tuple(method_label(m) for m in (LINEAR, BICUBIC, DL))
 
 
 def tissue_masks(cohort: Path, subject: str, like: QuantMap) -> dict[str, np.ndarray] | None:
@@ -41,9 +44,9 @@ def tissue_masks(cohort: Path, subject: str, like: QuantMap) -> dict[str, np.nda
 def evaluate_subject(paired: PairedSubject, resolver: SuperResolver | None, cohort: Path,
                      ssim_convention: str = DEFAULT_SSIM_CONVENTION) -> dict:
     kind = paired.fast.kind
-    outputs = {"linear": upsample(paired.fast, 2, "linear"), "bicubic": upsample(paired.fast, 2, "bicubic")}
+    outputs = {method_label(m): upsample(paired.fast, 2, m) for m in (LINEAR, BICUBIC)}
     if resolver is not None:
-        outputs["DL"] = resolver.run(paired.fast)
+        outputs[method_label(DL)] = resolver.run(paired.fast)
     routine = paired.routine.array
     result: dict = {"subject": paired.subject, "map": kind.value, "methods": {}}
     masks = tissue_masks(cohort, paired.subject, paired.routine)

@@ -34,10 +34,11 @@ from quantsr.io.images import read_image, write_image
 from quantsr.io.loader import load_maps
 from quantsr.mapkinds import MapKind
 from quantsr.regions import PAPER_REGIONS
+from quantsr.reliability import DEFAULT_MIN_SAMPLES, DEFAULT_PRECISION_PCT, RoiReliability, roi_reliability
 from quantsr.roi import values_on_grid
 from quantsr.simulate.atlas import cohort_regions
 from quantsr.stats import regression
-from quantsr.trust import deviation, roi_consistency
+from quantsr.trust import DEFAULT_THRESHOLD_PCT, deviation
 from quantsr.volume import QuantMap
 
 METHODS = ("DL", "bicubic", "fast", "routine")
@@ -61,6 +62,8 @@ class Roi:
     size_class: str = ""
     location: str = ""
     consistency: float = float("nan")  # trust map: signed mean % deviation of DL from the fast scan
+    precision: float = float("nan")  # the fast scan's standard error of the ROI mean, % (quantsr.reliability)
+    samples: float = float("nan")  # independent fast-scan samples in the ROI (quantsr.reliability)
 
     def error_pct(self, method: str, reference: str) -> float:
         return 100.0 * (self.means[method] - self.means[reference]) / self.means[reference]
@@ -119,51 +122,85 @@ def cached_dl(resolver: SuperResolver, fast: QuantMap, cache: Path | None, key: 
     return result
 
 
-def measure_subject(cohort: Path, subject: str, kind: MapKind, resolver: SuperResolver,
-                    cache: Path | None = None,
-                    postprocess: Callable[[QuantMap, QuantMap], QuantMap] | None = None) -> tuple[list[Roi], ImageRow]:
-    """Every ROI of one subject and map, for DL / bicubic / fast / routine / truth. ``postprocess(dl, fast)``,
-    when given, is applied to the (cached, raw) network output — e.g. the fast-scan consistency step."""
+@dataclass
+class SubjectMaps:
+    """One subject's map of one kind under every method, on the routine grid, with its truth and lesion labels."""
+
+    subject: str
+    kind: MapKind
+    fast: QuantMap  # on its own grid
+    routine: QuantMap
+    dl: QuantMap
+    outputs: dict[str, np.ndarray]  # METHODS on the routine grid
+    truth: np.ndarray
+    labels: np.ndarray  # 0 healthy, else the lesion's label value
+    anatomy: str
+
+
+def load_subject(cohort: Path, subject: str, kind: MapKind, resolver: SuperResolver, cache: Path | None = None,
+                 postprocess: Callable[[QuantMap, QuantMap], QuantMap] | None = None) -> SubjectMaps:
+    """Read one subject's fast / routine / truth maps and run (or read from ``cache``) DL; ``postprocess(dl,
+    fast)``, when given, is applied to the (cached, raw) network output — e.g. the fast-scan consistency step."""
     folder = cohort / subject
     (fast,) = load_maps(folder / "dicom" / "fast" / kind.value, kind=kind)
     (routine,) = load_maps(folder / "dicom" / "routine" / kind.value, kind=kind)
     truth = read_image(folder / "truth" / f"{kind.value}.nrrd", kind=kind).array
-    gm, wm, csf = (read_image(folder / "truth" / f"{name}.nrrd").array for name in ("GM", "WM", "CSF"))
     labels = np.rint(read_image(folder / "truth" / "labels.nrrd").array).astype(int)
-    anatomy = _anatomy(folder)
     dl = cached_dl(resolver, fast, cache, f"{cohort.name}_{subject}_{kind.value}")
     if postprocess is not None:
         dl = postprocess(dl, fast)
-    outputs = {"DL": dl.array, "bicubic": upsample(fast, 2, "bicubic").array,
-               "fast": values_on_grid(fast, routine, sitk.sitkNearestNeighbor), "routine": routine.array}
     if not dl.same_geometry(routine):
         raise ValueError(f"{subject}: the DL grid is not the routine grid")
-    healthy = labels == 0
+    outputs = {"DL": dl.array, "bicubic": upsample(fast, 2, "bicubic").array,
+               "fast": values_on_grid(fast, routine, sitk.sitkNearestNeighbor), "routine": routine.array}
+    return SubjectMaps(subject, kind, fast, routine, dl, outputs, truth, labels, _anatomy(folder))
+
+
+def lesion_rois(cohort: Path, maps: SubjectMaps) -> list[Roi]:
+    """Every lesion of the subject (whole outline) with its kind, size class, place and trust-flag measures."""
+    trust = deviation(maps.dl, maps.fast)
+    lesions = _lesion_table(cohort / maps.subject)
+    rois = []
+    for value in sorted(int(v) for v in np.unique(maps.labels) if v > 0):
+        mask = maps.labels == value
+        info = lesions.get(value, {})
+        roi = _roi(maps.subject, maps.kind, "lesion", info.get("kind", "?"), mask, maps.outputs, maps.truth,
+                   maps.anatomy)
+        roi.size_class = size_class(info["radii_mm"]) if "radii_mm" in info else ""
+        roi.location = info.get("location", "deep") or "deep"
+        reliability = roi_reliability(trust, mask, maps.dl.array)
+        roi.consistency, roi.precision = reliability.consistency_pct, reliability.precision_pct
+        roi.samples = reliability.samples
+        rois.append(roi)
+    return rois
+
+
+def measure_subject(cohort: Path, subject: str, kind: MapKind, resolver: SuperResolver,
+                    cache: Path | None = None,
+                    postprocess: Callable[[QuantMap, QuantMap], QuantMap] | None = None) -> tuple[list[Roi], ImageRow]:
+    """Every ROI of one subject and map, for DL / bicubic / fast / routine / truth (``postprocess`` as in
+    :func:`load_subject`)."""
+    maps = load_subject(cohort, subject, kind, resolver, cache, postprocess)
+    folder = cohort / subject
+    gm, wm, csf = (read_image(folder / "truth" / f"{name}.nrrd").array for name in ("GM", "WM", "CSF"))
+    healthy = maps.labels == 0
     masks = {"GM": (gm >= 0.9) & healthy, "WM": (wm >= 0.95) & healthy,
-             "cortex_csf": cortex_next_to_csf(gm, csf, routine.spacing[0]) & healthy}
-    rois = [_roi(subject, kind, "tissue", name, mask, outputs, truth, anatomy) for name, mask in masks.items()]
+             "cortex_csf": cortex_next_to_csf(gm, csf, maps.routine.spacing[0]) & healthy}
+    rois = [_roi(subject, kind, "tissue", name, mask, maps.outputs, maps.truth, maps.anatomy)
+            for name, mask in masks.items()]
     regions = np.rint(cohort_regions(cohort, subject).array).astype(int)
     for value, name in PAPER_REGIONS.items():  # label value → region name
         mask = (regions == value) & (gm >= 0.5) & healthy
         if mask.sum() >= 50:
-            rois.append(_roi(subject, kind, "region", name, mask, outputs, truth, anatomy))
-    trust = deviation(dl, fast)
-    lesions = _lesion_table(folder)
-    for value in sorted(int(v) for v in np.unique(labels) if v > 0):
-        mask = labels == value
-        info = lesions.get(value, {})
-        roi = _roi(subject, kind, "lesion", info.get("kind", "?"), mask, outputs, truth, anatomy)
-        roi.size_class = size_class(info["radii_mm"]) if "radii_mm" in info else ""
-        roi.location = info.get("location", "deep") or "deep"
-        roi.consistency = roi_consistency(trust, mask)
-        rois.append(roi)
+            rois.append(_roi(subject, kind, "region", name, mask, maps.outputs, maps.truth, maps.anatomy))
+    rois += lesion_rois(cohort, maps)
     brain = (gm + wm) > 0.5
-    image = ImageRow(subject, kind.value, anatomy)
+    image = ImageRow(subject, kind.value, maps.anatomy)
     for name in ("DL", "bicubic"):
-        image.psnr_brain[name], image.ssim_brain[name] = masked_psnr_ssim(outputs[name], routine.array, brain,
-                                                                          kind.norm_physical)
-    for name, array in outputs.items():
-        image.rmse_truth[name] = float(np.sqrt(np.mean((array[brain] - truth[brain]) ** 2)))
+        image.psnr_brain[name], image.ssim_brain[name] = masked_psnr_ssim(maps.outputs[name], maps.routine.array,
+                                                                          brain, kind.norm_physical)
+    for name, array in maps.outputs.items():
+        image.rmse_truth[name] = float(np.sqrt(np.mean((array[brain] - maps.truth[brain]) ** 2)))
     return rois, image
 
 
@@ -290,6 +327,30 @@ def trust_sweep(rois: list[Roi], thresholds: tuple[float, ...] = (0.5, 1.0, 1.5,
     return rows
 
 
+def flag_sweep(rois: list[Roi], precision_thresholds: tuple[float, ...] = (1.5, 1.75, 2.0, 2.5, 3.0),
+               min_samples: tuple[float, ...] = (0.0, 5.0, 10.0, 15.0, 20.0),
+               consistency_threshold: float = DEFAULT_THRESHOLD_PCT, error_pct: float = 5.0) -> list[dict]:
+    """The whole trust flag (quantsr.reliability: inconsistent beyond ``consistency_threshold``, imprecise beyond
+    each precision threshold, too small below each sample count) against lesions whose |DL − routine| exceeds
+    ``error_pct``: one row per (precision threshold, minimum samples)."""
+    lesions = [r for r in rois if r.family == "lesion" and np.isfinite(r.consistency)]
+    bad = [abs(r.error_pct("DL", "routine")) > error_pct for r in lesions]
+    n_bad = sum(bad)
+    rows = []
+    for threshold in precision_thresholds:
+        for smallest in min_samples:
+            flagged = [RoiReliability(r.consistency, r.precision, r.samples).flagged(consistency_threshold,
+                                                                                     threshold, smallest)
+                       for r in lesions]
+            hits = sum(f and b for f, b in zip(flagged, bad, strict=True))
+            false = sum(f and not b for f, b in zip(flagged, bad, strict=True))
+            rows.append({"consistency_threshold_pct": consistency_threshold, "precision_threshold_pct": threshold,
+                         "min_samples": smallest, "lesions": len(lesions), "bad": n_bad, "caught": hits,
+                         "flagged": sum(flagged), "sensitivity": hits / n_bad if n_bad else float("nan"),
+                         "false_flag_rate": false / (len(lesions) - n_bad) if len(lesions) > n_bad else float("nan")})
+    return rows
+
+
 def _groups(rois: list[Roi], family: str, key) -> dict:
     groups: dict = {}
     for roi in rois:
@@ -333,6 +394,11 @@ def criteria(summary: dict) -> list[dict]:
         check(f"{row['map']} DL ~ routine R² ≥ 0.99, all ROIs", f"{row['r2_all']:.4f}", row["r2_all"] >= 0.99)
         check(f"{row['map']} tissue/region slope closes ≥ half the fast scan's gap",
               f"DL {row['slope_means_DL']:.3f} vs fast {row['slope_means_fast']:.3f}", row["closes_half_gap"])
+    shipped = summary.get("flag")
+    if shipped and shipped["bad"]:
+        check("trust flag (default thresholds) catches ≥ 90 % of lesions with |DL − routine| > 5 %",
+              f"{shipped['caught']} / {shipped['bad']}, false flags {100 * shipped['false_flag_rate']:.1f} %",
+              shipped["sensitivity"] >= 0.9)
     return out
 
 
@@ -342,7 +408,8 @@ def summarise(rois: list[Roi], images: list[ImageRow]) -> dict:
     summary = {"tissues": tissue_summary(rois), "images": image_summary(images),
                "kinds": lesion_summary(rois, "name"), "sizes": lesion_summary(rois, "size_class"),
                "locations": lesion_summary(rois, "location"), "lesions_overall": overall,
-               "agreement": agreement(rois), "trust": trust_sweep(rois)}
+               "agreement": agreement(rois), "trust": trust_sweep(rois), "flag_sweep": flag_sweep(rois),
+               "flag": flag_sweep(rois, (DEFAULT_PRECISION_PCT,), (DEFAULT_MIN_SAMPLES,))[0]}
     summary["criteria"] = criteria(summary)
     return summary
 

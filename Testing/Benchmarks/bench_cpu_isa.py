@@ -1,4 +1,4 @@
-"""Benchmark: the CPU fast path's forward on one head-cropped slice, per instruction set and runtime option —
+"""Benchmark: the CPU's optimized path's forward on one head-cropped slice, per instruction set and runtime option —
 how an AVX2-only CPU (no AVX-512) does, emulated on a bigger one.
 
     python Testing/Benchmarks/bench_cpu_isa.py [--rounds 5] [--reps 5] [--isa AVX2 --isa DEFAULT] [--cores 2]
@@ -51,10 +51,10 @@ VARIANTS = {"production": 0, "production, 1 thread": 1, "nchw": 0, "nnpack upsam
 def _crop(workdir: Path):
     import numpy as np
 
-    from quantsr.engine import normalise
-    from quantsr.fastpath import head_box
     from quantsr.io.loader import load_maps
     from quantsr.mapkinds import MapKind
+    from quantsr.normalisation import normalise
+    from quantsr.speedups import head_box
 
     sys.path.insert(0, str(Path(__file__).parent))
     from bench_cli import write_study
@@ -71,10 +71,10 @@ def child(variant: str, reps: int, workdir: Path) -> dict:
     import torch
 
     from quantsr.engine import cpu_threads
-    from quantsr.fastpath import fold_batchnorm
     from quantsr.mapkinds import MapKind
     from quantsr.model import flops_per_slice
     from quantsr.modelfile import find_bundled_model, load_model
+    from quantsr.speedups import fold_batchnorm
 
     crop, head = _crop(workdir)
     generator, _ = load_model(find_bundled_model(MapKind.T1))

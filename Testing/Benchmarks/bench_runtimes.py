@@ -36,11 +36,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from quantsr.engine import normalise
-from quantsr.fastpath import fold_batchnorm
 from quantsr.mapkinds import MapKind
 from quantsr.model import Generator, GeneratorConfig, flops_per_slice
 from quantsr.modelfile import find_bundled_model, load_model
+from quantsr.normalisation import normalise
+from quantsr.speedups import fold_batchnorm
 
 Runner = Callable[[np.ndarray], np.ndarray]
 THREADS = 2

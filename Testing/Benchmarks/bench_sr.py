@@ -92,7 +92,7 @@ def _matmul_gflops(device: torch.device) -> float:
 
 
 #: production: the engine's default (its CPU convolutions: oneDNN, or NNPACK where the CPU lacks AVX-512);
-#: production-onednn / -nnpack: either one forced; production-onnxruntime: the fast path run by ONNX Runtime
+#: production-onednn / -nnpack: either one forced; production-onnxruntime: the optimized path run by ONNX Runtime
 #: (``--runtime onnxruntime``), when installed.
 CPU_CANDIDATES: dict[str, dict] = {"production": {}, "production-onednn": {"cpu_convolution": "onednn"},
                                    "production-nnpack": {"cpu_convolution": "nnpack"},
@@ -117,7 +117,7 @@ VARIANTS_CUDA = ("naive", *CUDA_CANDIDATES, "bicubic")
 def _options(variant: str, device: str, common: dict | None = None) -> EngineOptions:
     """The variant's engine options, plus ``common`` (``--option``) for every variant, the naive one included."""
     if variant == "naive":
-        return EngineOptions(device=device, fast=False, batch_size=1, amp=False, tf32=False, **(common or {}))
+        return EngineOptions(device=device, optimized=False, batch_size=1, amp=False, tf32=False, **(common or {}))
     candidates = CUDA_CANDIDATES if torch.device(device).type == "cuda" else CPU_CANDIDATES
     return EngineOptions(device=device, **{**candidates.get(variant, {}), **(common or {})})
 

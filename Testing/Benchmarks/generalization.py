@@ -7,6 +7,7 @@ every ROI to JSON.
         --models Resources/Models --cache /work/data/dl_cache --json val.json > val.md
 
 Run it on the validation cohorts while choosing a recipe; on the test cohorts once, for the final numbers.
+``--lesions-only`` measures the lesions alone and prints the trust-flag tables (the flag's threshold choice).
 """
 
 from __future__ import annotations
@@ -19,7 +20,17 @@ from pathlib import Path
 from quantsr.consistency import DEFAULT_EPS, fast_consistent
 from quantsr.engine import EngineOptions, SuperResolver
 from quantsr.mapkinds import MapKind
-from quantsr_training.generalization import ImageRow, Roi, measure_subject, summarise, write_json
+from quantsr_training.generalization import (
+    ImageRow,
+    Roi,
+    flag_sweep,
+    lesion_rois,
+    load_subject,
+    measure_subject,
+    summarise,
+    trust_sweep,
+    write_json,
+)
 from quantsr_training.pairs import read_sources
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +49,8 @@ def main() -> int:
                         "(quantsr.consistency, as `quantsr sr` does by default; 0: the raw network output)")
     parser.add_argument("--fast-consistency-eps", type=float, default=DEFAULT_EPS,
                         help=f"its guided filter's edge threshold (default {DEFAULT_EPS:g}; 0: plain Gaussian)")
+    parser.add_argument("--lesions-only", action="store_true",
+                        help="measure lesions only and print the trust-flag tables (no tissues, regions, images)")
     args = parser.parse_args()
     sigma, eps = args.fast_consistency, args.fast_consistency_eps
     postprocess = (lambda dl, fast: fast_consistent(dl, fast, sigma, eps or None)) if sigma > 0 else None
@@ -53,16 +66,25 @@ def main() -> int:
         for cohort in args.cohort:
             for source in read_sources(cohort, kind):
                 started = time.perf_counter()
-                found, image = measure_subject(cohort, source.subject, kind, resolver, args.cache,
-                                               postprocess)
-                rois += found
-                images.append(image)
+                if args.lesions_only:
+                    maps = load_subject(cohort, source.subject, kind, resolver, args.cache, postprocess)
+                    rois += lesion_rois(cohort, maps)
+                else:
+                    found, image = measure_subject(cohort, source.subject, kind, resolver, args.cache,
+                                                   postprocess)
+                    rois += found
+                    images.append(image)
                 print(f"  {cohort.name}/{source.subject} {kind.value}: {time.perf_counter() - started:.1f} s",
                       file=sys.stderr)
+    consistency = f"fast-scan consistency σ = {sigma:g} mm, ε = {eps:g}" if sigma > 0 else "raw network output"
+    if args.lesions_only:
+        if args.json:
+            write_json(args.json, rois, images, {})
+        print(flag_markdown(rois, models, [str(c) for c in args.cohort], consistency))
+        return 0
     summary = summarise(rois, images)
     if args.json:
         write_json(args.json, rois, images, summary)
-    consistency = f"fast-scan consistency σ = {sigma:g} mm, ε = {eps:g}" if sigma > 0 else "raw network output"
     print(markdown(summary, models, [str(c) for c in args.cohort], consistency))
     return 0
 
@@ -117,14 +139,45 @@ def markdown(summary: dict, models: dict, cohorts: list[str], consistency: str) 
                                      ("r2_all", "R² DL (all)"), ("n_means", "tissue+region means"),
                                      ("slope_means_DL", "slope DL"), ("slope_means_bicubic", "slope bicubic"),
                                      ("slope_means_fast", "slope fast"), ("closes_half_gap", "DL closes ½ gap")]),
-        "\n### Trust flag vs lesions with |DL − routine| > 5 %\n",
-        table(summary["trust"], [("threshold_pct", "threshold %"), ("lesions", "lesions"), ("bad", "> 5 %"),
-                                 ("sensitivity", "sensitivity"), ("false_flag_rate", "false-flag rate")]),
+        *trust_tables(summary["trust"], summary["flag_sweep"]),
         "\n### Acceptance bars\n",
         table(summary["criteria"], [("criterion", "criterion"), ("value", "value"), ("passed", "met")]),
         f"\nPassed {sum(c['passed'] for c in summary['criteria'])} of {len(summary['criteria'])}.",
     ]
     return "\n".join(parts)
+
+
+def trust_tables(consistency_rows: list[dict], flag_rows: list[dict]) -> list[str]:
+    return [
+        "\n### Consistency flag alone vs lesions with |DL − routine| > 5 %\n",
+        table(consistency_rows, [("threshold_pct", "threshold %"), ("lesions", "lesions"), ("bad", "> 5 %"),
+                                 ("sensitivity", "sensitivity"), ("false_flag_rate", "false-flag rate")]),
+        "\n### Whole trust flag (inconsistent beyond the consistency threshold, imprecise beyond each precision "
+        "threshold, too small below each sample count) vs lesions with |DL − routine| > 5 %\n",
+        table(flag_rows, [("consistency_threshold_pct", "consistency threshold %"),
+                          ("precision_threshold_pct", "precision threshold %"), ("min_samples", "min. samples"),
+                          ("lesions", "lesions"),
+                          ("bad", "> 5 %"), ("caught", "caught"), ("flagged", "flagged"),
+                          ("sensitivity", "sensitivity"), ("false_flag_rate", "false-flag rate")]),
+    ]
+
+
+def flag_markdown(rois: list[Roi], models: dict, cohorts: list[str], consistency: str) -> str:
+    """The lesions-only output: every lesion measurement with |DL − routine| > 2 %, then the trust-flag tables."""
+    lesions = sorted((r for r in rois if r.family == "lesion"), key=lambda r: -abs(r.error_pct("DL", "routine")))
+    rows = [{"subject": r.subject, "map": r.map, "kind": r.name, "voxels": r.voxels,
+             "DL_vs_routine": r.error_pct("DL", "routine"), "fast_vs_routine": r.error_pct("fast", "routine"),
+             "consistency": r.consistency, "precision": r.precision, "samples": r.samples}
+            for r in lesions if abs(r.error_pct("DL", "routine")) > 2]
+    return "\n".join([
+        "Cohorts: " + ", ".join(cohorts),
+        "Models: " + ", ".join(f"{k} `{v['sha256'][:12]}`" for k, v in models.items()) + f" ({consistency})",
+        f"\n### Lesion measurements with |DL − routine| > 2 % ({len(rows)} of {len(lesions)})\n",
+        table(rows, [("subject", "subject"), ("map", "map"), ("kind", "kind"), ("voxels", "voxels"),
+                     ("DL_vs_routine", "DL vs routine %"), ("fast_vs_routine", "fast vs routine %"),
+                     ("consistency", "consistency %"), ("precision", "fast SE %"), ("samples", "fast samples")]),
+        *trust_tables(trust_sweep(rois), flag_sweep(rois)),
+    ])
 
 
 if __name__ == "__main__":

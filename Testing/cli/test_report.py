@@ -258,4 +258,9 @@ def test_lesion_rois_carry_dl_consistency(report) -> None:
     rois = [r for r in results["tables"]["table3"]["rois"] if r["kind"] != "reference"]
     values = [v for r in rois for v in r["dl_consistency_pct"].values()]
     assert len(values) == 3 * len(rois) and all(abs(v) < 20 for v in values)
-    assert "DL consistency" in (output / "report.html").read_text()
+    errors = [v for r in rois for v in r["fast_se_pct"].values()]
+    assert len(errors) == 3 * len(rois) and all(0 < v < 20 for v in errors)  # a standard error, in % of the mean
+    samples = [v for r in rois for v in r["fast_samples"].values()]  # acquired samples ≈ 0.094 per 512² voxel
+    assert samples == pytest.approx([0.09375 * r["voxels"] for r in rois for _ in range(3)], rel=0.05)
+    page = (output / "report.html").read_text()
+    assert "DL consistency" in page and "fast SE T1/T2/PD %" in page

@@ -4,6 +4,7 @@ Checked by what is imported, not by timing (docs/benchmarks.md has the times).""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -59,7 +60,32 @@ def test_registry_lists_what_the_modules_register(capsys) -> None:
     for command in available_commands():
         if command.module != "view":  # another package's command: its own help text
             assert helps[command.name] == command.summary, command.name
-    assert {c.name for c in COMMANDS} >= {"sr", "batch", "report", "simulate", "demo", "model-info", "train"}
+    assert {c.name for c in COMMANDS} >= {"sr", "batch", "report", "simulate", "demo", "model-info"}
+    assert "train" in names  # QuantSRTraining's, through the quantsr.commands entry point
+
+
+def test_the_training_package_registers_train_and_the_core_never_names_it(capsys) -> None:
+    from pathlib import Path
+
+    import quantsr
+    from quantsr.cli import main
+    from quantsr.commands import delegated_main, plugin_commands
+    from quantsr_training import command
+
+    (train,) = [c for c in plugin_commands() if c.name == "train"]
+    assert train.module == "quantsr_training.command" and train.delegates and train.summary == command.SUMMARY
+    assert delegated_main(["train", "fit"]) is command.main and delegated_main(["sr", "train"]) is None
+    with pytest.raises(SystemExit) as exit_info:  # everything after "train" is quantsr-train's, --help included
+        main(["train", "--help"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.startswith("usage: quantsr-train")
+    imported = set()  # every module the core imports, anywhere in its files: never the training package (no cycle)
+    for path in Path(quantsr.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module)
+    assert "numpy" in imported and not [m for m in imported if m.split(".")[0] == "quantsr_training"]
 
 
 def test_only_the_named_command_is_built_in_full(capsys) -> None:

@@ -8,19 +8,17 @@ import pytest
 import torch
 
 from quantsr.engine import (
-    CPU_FAST_PATH_BATCH,
+    CPU_OPTIMIZED_BATCH,
     CancelToken,
     EngineOptions,
     SuperResolver,
     batch_size_for,
-    denormalise,
-    denormalise_in_place,
-    normalise,
 )
 from quantsr.errors import CancelledError, ModelError
 from quantsr.mapkinds import MapKind
 from quantsr.model import Generator, GeneratorConfig
 from quantsr.modelfile import ModelInfo
+from quantsr.normalisation import denormalise, denormalise_in_place, normalise
 from quantsr.volume import QuantMap
 
 
@@ -120,12 +118,12 @@ def test_memory_budget_caps_batch() -> None:
     assert batch_size_for(128, 128, 64, 2048) >= 4 * batch_size_for(256, 256, 64, 2048)
 
 
-def test_cpu_fast_path_runs_slice_by_slice_unless_told() -> None:
+def test_cpu_optimized_path_runs_slice_by_slice_unless_told() -> None:
     source = _map()
-    assert _resolver().run(source).metadata["sr_report"].batch_size == CPU_FAST_PATH_BATCH == 1
+    assert _resolver().run(source).metadata["sr_report"].batch_size == CPU_OPTIMIZED_BATCH == 1
     assert _resolver(batch_size=3).run(source).metadata["sr_report"].batch_size == 3  # the user's choice wins
     naive = SuperResolver(Generator(GeneratorConfig(channels=4, residual_blocks=1)), ModelInfo(MapKind.T1, 4500.0),
-                          EngineOptions(device="cpu", fast=False, memory_budget_mb=2048))
+                          EngineOptions(device="cpu", optimized=False, memory_budget_mb=2048))
     expected = batch_size_for(source.shape[1], source.shape[2], naive.info.config.channels, 2048)
     assert expected > 1 and naive.run(source).metadata["sr_report"].batch_size == expected  # the budget's
 

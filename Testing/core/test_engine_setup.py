@@ -11,18 +11,12 @@ import torch
 from helpers.generators import head_map, trained_looking
 
 from quantsr.engine import SuperResolver, cpu_cores, cpu_threads
-from quantsr.fastpath import (
-    BACKGROUND,
-    NnpackConv2d,
-    background_response,
-    choose_cpu_convolution,
-    fold_batchnorm,
-    nnpack_available,
-)
 from quantsr.mapkinds import MapKind
 from quantsr.model import GeneratorConfig
 from quantsr.modelfile import ModelInfo, save_model
-from quantsr.pipeline import EngineOptions, SRJob, super_resolve_maps
+from quantsr.normalisation import BACKGROUND
+from quantsr.speedups import NnpackConv2d, background_response, choose_cpu_convolution, fold_batchnorm, nnpack_available
+from quantsr.srjob import EngineOptions, SRJob, super_resolve_maps
 from quantsr.streams import StreamedForward
 
 
@@ -88,7 +82,8 @@ def test_nnpack_path_equals_naive_inside_the_head_and_runs_a_slice_per_core() ->
     generator = trained_looking(GeneratorConfig(channels=16, residual_blocks=2, residual="bicubic"))
     info = ModelInfo(MapKind.T1, MapKind.T1.norm_physical)
     source = head_map(shape=(6, 64, 56))
-    naive = SuperResolver(generator, info, EngineOptions(device="cpu", fast=False, fast_consistency_mm=0)).run(source)
+    naive = SuperResolver(generator, info, EngineOptions(device="cpu", optimized=False,
+                                                         fast_consistency_mm=0)).run(source)
     resolver = SuperResolver(generator, info, EngineOptions(device="cpu", cpu_convolution="nnpack",
                                                             fast_consistency_mm=0))
     calls: list[int] = []
@@ -103,14 +98,14 @@ def test_nnpack_path_equals_naive_inside_the_head_and_runs_a_slice_per_core() ->
 
 
 def test_auto_takes_nnpack_only_without_avx512(monkeypatch) -> None:
-    import quantsr.fastpath as fastpath
+    import quantsr.speedups as speedups
 
-    monkeypatch.setattr(fastpath, "nnpack_available", lambda: True)
-    monkeypatch.setattr(fastpath, "cpu_has_avx512", lambda: True)
+    monkeypatch.setattr(speedups, "nnpack_available", lambda: True)
+    monkeypatch.setattr(speedups, "cpu_has_avx512", lambda: True)
     assert choose_cpu_convolution("auto") == "onednn" and choose_cpu_convolution("nnpack") == "nnpack"
-    monkeypatch.setattr(fastpath, "cpu_has_avx512", lambda: False)
+    monkeypatch.setattr(speedups, "cpu_has_avx512", lambda: False)
     assert choose_cpu_convolution("auto") == "nnpack" and choose_cpu_convolution("onednn") == "onednn"
-    monkeypatch.setattr(fastpath, "nnpack_available", lambda: False)
+    monkeypatch.setattr(speedups, "nnpack_available", lambda: False)
     assert choose_cpu_convolution("nnpack") == "onednn"  # a torch build without NNPACK: oneDNN, not an error
     with pytest.raises(ValueError, match="unknown CPU convolution"):
         choose_cpu_convolution("winograd")

@@ -23,7 +23,7 @@ from quantsr.onnxbackend import OnnxRunner, resolve_runtime
 NORM = MapKind.T1.norm_physical
 SMALL = GeneratorConfig(channels=8, residual_blocks=2)
 #: Observed ≤ 0.0015 ms (≈ 3e-7 of the 4500 ms range) on a 2-core x86 CPU; 0.01 ms leaves room for other
-#: CPUs' kernels while staying 450× inside the 0.1 % budget of the fast path.
+#: CPUs' kernels while staying 450× inside the 0.1 % budget of the optimized path.
 ORT_TOLERANCE_MS = 0.01
 
 
@@ -40,7 +40,7 @@ def test_onnxruntime_equals_torch_inside_the_head(config) -> None:
     ort = _resolver("onnxruntime", config, batch_size=2).run(source)
     head = np.kron(source.array > 0, np.ones((1, 2, 2))).astype(bool)
     error = np.abs(ort.array - reference.array)[head].max()
-    assert error < 0.001 * NORM  # the fast path's budget: 0.1 % of the map's range
+    assert error < 0.001 * NORM  # the optimized path's budget: 0.1 % of the map's range
     assert error < ORT_TOLERANCE_MS
     assert ort.same_geometry(reference) and ort.shape == reference.shape
     assert np.ptp(ort.array[3]) == 0  # the empty slice is still the constant background response
@@ -49,28 +49,28 @@ def test_onnxruntime_equals_torch_inside_the_head(config) -> None:
 
 
 def test_runner_maps_n1hw_to_n1_2h_2w() -> None:
-    from quantsr.fastpath import fold_batchnorm
+    from quantsr.speedups import fold_batchnorm
 
     runner = OnnxRunner(fold_batchnorm(trained_looking(SMALL)), threads=1)
     out = runner(np.full((3, 1, 10, 14), -1.0, np.float32))
     assert out.shape == (3, 1, 20, 28) and out.dtype == np.float32
 
 
-def test_auto_picks_onnxruntime_on_the_cpu_fast_path() -> None:
+def test_auto_picks_onnxruntime_on_the_cpu_optimized_path() -> None:
     resolver = _resolver("auto")
     assert resolver.runtime == "onnxruntime" and resolver.runner is not None
     assert resolver.run(head_map(shape=(4, 40, 40))).metadata["sr_report"].runtime == "onnxruntime"
-    assert _resolver("auto", fast=False).runtime == "torch"  # the naive path is the torch reference
-    assert _resolver("onnxruntime", fast=False).runner is None
+    assert _resolver("auto", optimized=False).runtime == "torch"  # the naive path is the torch reference
+    assert _resolver("onnxruntime", optimized=False).runner is None
     assert _resolver("torch").runner is None
 
 
 def test_onnxruntime_on_cuda_falls_back_to_torch_with_a_warning(caplog) -> None:
     cuda = torch.device("cuda")  # resolve_runtime only looks at the type: no GPU needed
     with caplog.at_level(logging.WARNING, logger="quantsr"):
-        assert resolve_runtime("onnxruntime", cuda, fast=True) == "torch"
+        assert resolve_runtime("onnxruntime", cuda, optimized=True) == "torch"
     assert "CPU only" in caplog.text
-    assert resolve_runtime("auto", cuda, fast=True) == "torch"
+    assert resolve_runtime("auto", cuda, optimized=True) == "torch"
 
 
 def test_unknown_runtime_is_a_clear_error() -> None:

@@ -82,7 +82,7 @@ def test_cuda_results_arrive_intact_when_collected_late() -> None:
 def test_cuda_overlapped_equals_serial_and_cpu(batch_size: int) -> None:
     """Overlapping transfers changes nothing: same kernels as the serial CUDA path; CPU within TF32 / fp16 noise."""
     source = head_map(shape=(7, 128, 112))
-    cpu = _resolver(GeneratorConfig(), device="cpu", fast=False).run(source)
+    cpu = _resolver(GeneratorConfig(), device="cpu", optimized=False).run(source)
     overlapped = _resolver(GeneratorConfig(), device="cuda", amp=True, batch_size=batch_size)
     serial = _resolver(GeneratorConfig(), device="cuda", amp=True, batch_size=batch_size, overlap=False)
     assert overlapped.streams.overlapped and not serial.streams.overlapped

@@ -172,6 +172,19 @@ def test_choice_labels_and_synthetic_constants_match_the_core() -> None:
     assert DEFAULT_TRUST_THRESHOLD_PCT == DEFAULT_THRESHOLD_PCT
 
 
+def test_method_identifiers_and_labels_come_from_the_core() -> None:
+    """The panel's methods are quantsr.methods' identifiers; the synthetic-contrast sources (spelled out in
+    QuantSR.py, which may not import quantsr at Slicer's start-up) are their labels and name existing parameters."""
+    from quantsr.methods import DL, METHODS, method_from_label, method_label
+    from QuantSRLib.choices import SRMethod
+
+    assert tuple(m.value for m in SRMethod) == METHODS
+    sources = next(ast.literal_eval(n.value) for n in _source_tree().body
+                   if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "SYNTH_SOURCES")
+    assert sources == tuple(method_label(p) for p in ("fast", DL, "routine")) == ("fast", "DL", "routine")
+    assert {f"{method_from_label(label)}T1" for label in sources} <= _parameter_fields()
+
+
 def test_slicer_start_imports_no_scipy_stats_pydicom_or_simpleitk() -> None:
     """What QuantSR.py imports at module level (besides Qt / Slicer) must stay light: Slicer imports it at
     every start."""
@@ -215,7 +228,7 @@ def test_bicubic_needs_no_torch() -> None:
     code = ("import sys; sys.modules['torch'] = None; sys.path.insert(0, 'QuantSR')\n"
             "import numpy as np\n"
             "from quantsr.mapkinds import MapKind\nfrom quantsr.volume import QuantMap\n"
-            "from quantsr.pipeline import SRJob, super_resolve_maps\n"
+            "from quantsr.srjob import SRJob, super_resolve_maps\n"
             "m = QuantMap(np.full((2, 8, 8), 900.0), kind=MapKind.T1)\n"
             "for method in ('bicubic', 'linear'):\n"
             "    (out,) = super_resolve_maps([m], SRJob(method))\n"

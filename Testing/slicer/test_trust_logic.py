@@ -17,6 +17,7 @@ from QuantSRLib.trust import (  # noqa: E402
     COLOR_TABLES,
     CONSISTENCY_COLUMN,
     FLAG_COLUMN,
+    PRECISION_COLUMN,
     SOURCE_ATTRIBUTE,
     find_trust_node,
     set_overlay,
@@ -86,7 +87,9 @@ def test_roi_table_gets_consistency_and_flag_columns_for_dl_rows(logic, scene) -
     rows, table, _summary = logic.measure_rois([fast, dl], rois=[inside, outside],
                                                trust_pairs={dl.GetID(): fast})
     frame = slicer.util.dataframeFromTable(table)
-    assert list(frame.columns[-2:]) == [CONSISTENCY_COLUMN, FLAG_COLUMN]
+    assert list(frame.columns[-3:]) == [CONSISTENCY_COLUMN, PRECISION_COLUMN, FLAG_COLUMN]
+    precision = frame[PRECISION_COLUMN].astype(float).tolist()
+    assert np.isnan(precision[0]) and 0 <= precision[3] < 0.2  # a noiseless scan: a precise mean
     assert list(frame["protocol"]) == ["fast", "fast", "DL", "DL"] and len(rows) == 4
     consistency = frame[CONSISTENCY_COLUMN].astype(float).tolist()
     assert np.isnan(consistency[0]) and np.isnan(consistency[1])  # no trust map for the fast volume
@@ -98,6 +101,26 @@ def test_roi_table_gets_consistency_and_flag_columns_for_dl_rows(logic, scene) -
                                                 trust_pairs={dl.GetID(): fast}, threshold_pct=15.0)
     assert list(slicer.util.dataframeFromTable(table)[FLAG_COLUMN]) == ["", "", "ok", "ok"]
     assert rows[2].mean == pytest.approx(1.10 * rows[0].mean, rel=0.02)
+
+
+def test_a_small_roi_on_a_noisy_scan_is_flagged_imprecise(logic, scene) -> None:
+    fast, dl = _fast_and_dl(scene)
+    values = slicer.util.arrayFromVolume(fast)
+    values += np.random.default_rng(5).normal(0.0, 8.0, values.shape).astype(values.dtype)  # ≈ 8 % per voxel
+    slicer.util.arrayFromVolumeModified(fast)
+    small = _roi(scene, "small", (70.0, 0.0), 2.0)  # about one fast voxel
+    large = _roi(scene, "large", (70.0, 0.0), 40.0)
+    _rows, table, _summary = logic.measure_rois([dl], rois=[small, large], trust_pairs={dl.GetID(): fast})
+    frame = slicer.util.dataframeFromTable(table)
+    assert list(frame[FLAG_COLUMN]) == ["imprecise, too small", "ok"]
+    assert float(frame[PRECISION_COLUMN][0]) > 2.0 and float(frame[PRECISION_COLUMN][1]) < 0.5
+    _rows, table, _summary = logic.measure_rois([dl], rois=[small, large], table=table,
+                                                trust_pairs={dl.GetID(): fast}, precision_threshold_pct=50.0)
+    assert list(slicer.util.dataframeFromTable(table)[FLAG_COLUMN]) == ["too small", "ok"]  # a laxer threshold
+    _rows, table, _summary = logic.measure_rois([dl], rois=[small, large], table=table,
+                                                trust_pairs={dl.GetID(): fast}, precision_threshold_pct=50.0,
+                                                min_samples=0.0)
+    assert list(slicer.util.dataframeFromTable(table)[FLAG_COLUMN]) == ["ok", "ok"]
 
 
 def test_measurement_without_trust_keeps_the_plain_table(logic, scene) -> None:

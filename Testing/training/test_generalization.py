@@ -13,6 +13,7 @@ from quantsr_training.generalization import (
     agreement,
     cortex_next_to_csf,
     criteria,
+    flag_sweep,
     lesion_summary,
     masked_psnr_ssim,
     sign_test_p,
@@ -21,9 +22,10 @@ from quantsr_training.generalization import (
 )
 
 
-def lesion(name: str, dl: float, routine: float, truth: float, bicubic: float, consistency: float = 0.0) -> Roi:
+def lesion(name: str, dl: float, routine: float, truth: float, bicubic: float, consistency: float = 0.0,
+           precision: float = 0.5) -> Roi:
     means = {"DL": dl, "routine": routine, "truth": truth, "bicubic": bicubic, "fast": bicubic}
-    return Roi("s", "T2", "lesion", name, 100, means, "folded", "3.5–6 mm", "deep", consistency)
+    return Roi("s", "T2", "lesion", name, 100, means, "folded", "3.5–6 mm", "deep", consistency, precision)
 
 
 def test_lesion_summary_errors_sign_and_bicubic_comparison() -> None:
@@ -64,6 +66,24 @@ def test_trust_sweep_sensitivity_and_false_flags() -> None:
     assert by_threshold[0.5]["sensitivity"] == 1.0 and by_threshold[0.5]["false_flag_rate"] == 0.5
     assert by_threshold[2.0]["sensitivity"] == 0.5 and by_threshold[2.0]["false_flag_rate"] == 0.5
     assert by_threshold[5.0]["sensitivity"] == 0.5 and by_threshold[5.0]["false_flag_rate"] == 0.0
+
+
+def test_flag_sweep_counts_every_reason_and_the_bar_reads_the_default_row() -> None:
+    rois = [lesion("a", 90, 100, 100, 100, consistency=-6, precision=0.4),  # bad, inconsistent
+            lesion("b", 94, 100, 100, 100, consistency=-1, precision=2.2),  # bad, imprecise above 2 %
+            lesion("c", 99, 100, 100, 100, consistency=0.5, precision=1.6),  # fine, imprecise above 1.5 %
+            lesion("d", 100, 100, 100, 100, consistency=0.2, precision=0.3),
+            lesion("e", 93, 100, 100, 100, consistency=0.1, precision=0.5)]  # bad, small: 8 samples
+    rois[-1].samples = 8.0
+    sweep = {(row["precision_threshold_pct"], row["min_samples"]): row
+             for row in flag_sweep(rois, (1.5, 2.0, 3.0), (0.0, 10.0), 3.0)}
+    assert sweep[1.5, 0.0]["caught"] == 2 and sweep[1.5, 0.0]["false_flag_rate"] == 0.5
+    assert sweep[2.0, 0.0]["caught"] == 2 and sweep[2.0, 0.0]["false_flag_rate"] == 0.0
+    assert sweep[2.0, 10.0]["caught"] == 3 and sweep[2.0, 10.0]["sensitivity"] == 1.0
+    assert sweep[3.0, 0.0]["caught"] == 1 and sweep[3.0, 0.0]["sensitivity"] == pytest.approx(1 / 3)
+    (bar,) = criteria({"tissues": [], "images": [], "kinds": [], "sizes": [], "lesions_overall": [],
+                       "agreement": [], "flag": sweep[3.0, 0.0]})
+    assert not bar["passed"] and bar["value"] == "1 / 3, false flags 0.0 %"
 
 
 def test_criteria_report_failures_with_values() -> None:

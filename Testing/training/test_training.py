@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from quantsr.engine import EngineOptions, SuperResolver, normalise
+from quantsr.engine import EngineOptions, SuperResolver
 from quantsr.errors import InputError
 from quantsr.io.images import read_image
 from quantsr.mapkinds import MapKind
+from quantsr.normalisation import normalise
 from quantsr_training.cli import main as train_main
 from quantsr_training.config import load_config
 from quantsr_training.export import export_checkpoint

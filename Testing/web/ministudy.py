@@ -93,7 +93,7 @@ def simulate(seed: int = 3) -> dict[str, dict[MapKind, QuantMap]]:
 def super_resolve(fast: dict[MapKind, QuantMap], kinds=(MapKind.T1, MapKind.T2)) -> dict[MapKind, QuantMap]:
     """The bundled models on the fast maps of ``kinds`` (as ``quantsr sr`` runs them)."""
     from quantsr.engine import EngineOptions
-    from quantsr.pipeline import SRJob, super_resolve_maps
+    from quantsr.srjob import SRJob, super_resolve_maps
 
     results = super_resolve_maps([fast[k] for k in kinds], SRJob("dl", options=EngineOptions(device="cpu")))
     return {result.kind: result for result in results}

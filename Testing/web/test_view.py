@@ -43,7 +43,8 @@ def _wait(driver, condition, timeout: float = 90.0):
 def _rows(driver, kind: str) -> list[dict]:
     rows = driver.find_elements(By.CSS_SELECTOR, "#roi-table tr.roi-row")
     found = [{key: row.get_attribute(f"data-{key}") for key in ("roi", "protocol", "map", "voxels", "mean", "sd",
-                                                                   "median", "consistency", "flag")} for row in rows]
+                                                                   "median", "consistency", "precision", "flag")}
+             for row in rows]
     return found if found and all(r["map"] == kind for r in found) else []
 
 
@@ -210,7 +211,9 @@ def test_place_rois_switch_to_t2_and_check_the_page_against_the_logic(server, br
         want = records[row["roi"], row["protocol"]]
         assert row["protocol"] == "DL"
         assert float(row["consistency"]) == pytest.approx(want["consistency (%)"], rel=1e-9)
-        assert row["flag"] == want["flag"] in ("ok", "inconsistent")
+        assert float(row["precision"]) == pytest.approx(want["fast SE (%)"], rel=1e-9)
+        assert row["flag"] == want["flag"]
+        assert set(row["flag"].split(", ")) <= {"ok", "inconsistent", "imprecise", "too small"}
     assert driver.find_elements(By.ID, "trust-legend")
 
     # CSV download: every map, every ROI, every method, as the Logic's export writes it

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from ..io.outputs import FORMATS
-from ..pipeline import METHODS, SRJob
+from ..methods import DL, METHODS
+from ..srjob import SRJob
 from .engineargs import add_engine_arguments, engine_options
 
 
@@ -20,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "batch ROOT -o OUTPUT`.")
     p.add_argument("root", type=Path)
     p.add_argument("-o", "--output", type=Path, required=True)
-    p.add_argument("--method", default="dl", choices=METHODS)
+    p.add_argument("--method", default=DL, choices=METHODS)
     p.add_argument("--format", default="dicom", choices=FORMATS)
     add_engine_arguments(p)
     p.set_defaults(handler=run)

@@ -1,4 +1,4 @@
-"""``quantsr demo``: the main job on embedded (simulated) data, for a first look in about two minutes."""
+"""``quantsr demo``: the main job on embedded (simulated) data, for a first look (README has its run time)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import argparse
 
 from ..errors import InputError
 from ..onnxbackend import RUNTIMES  # onnxbackend loads torch and onnxruntime only when a session is built
-from ..pipeline import EngineOptions
+from ..srjob import EngineOptions
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:

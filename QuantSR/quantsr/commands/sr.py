@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ..errors import InputError
 from ..io.outputs import FORMATS
 from ..mapkinds import MapKind
-from ..pipeline import METHODS
+from ..methods import DL, METHODS
 from .engineargs import add_engine_arguments, engine_options
 from .timing import PhaseTimer
 
@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--series", help="DICOM series to use (SeriesNumber or SeriesInstanceUID) when several match")
     p.add_argument("--model", type=Path, help="model file (.safetensors); default: the bundled model")
-    p.add_argument("--method", default="dl", choices=METHODS, help="dl (SRGAN) or a baseline")
+    p.add_argument("--method", default=DL, choices=METHODS, help="dl (SRGAN) or a baseline")
     p.add_argument("--format", choices=FORMATS, help="output format (default from the output name)")
     p.add_argument("--force", action="store_true",
                    help="run a model on a map of another kind, or (with --map) on a series QuantSR does not "
@@ -74,9 +74,9 @@ def run(args: argparse.Namespace) -> int:
 
         from ..io.loader import load_maps
         from ..io.outputs import check_not_inside_inputs, plan_outputs
-        from ..pipeline import SRJob, iter_super_resolved
+        from ..srjob import SRJob, iter_super_resolved
 
-        if args.method == "dl":
+        if args.method == DL:
             from .. import engine  # noqa: F401  (torch: its import is its own phase, not the first map's set-up)
     kind = None if args.map == "auto" else MapKind.parse(args.map)
     if args.force and kind is None and args.input.is_dir():
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     targets = plan_outputs(args.output, maps, args.method, args.format)
     check_not_inside_inputs(targets, [args.input])
     model_paths = {m.kind: args.model for m in maps} if args.model else None
-    warnings = _envelope_warnings(maps, model_paths) if args.method == "dl" else {}
+    warnings = _envelope_warnings(maps, model_paths) if args.method == DL else {}
     total = sum(m.shape[0] for m in maps)
     job = SRJob(args.method, model_paths, options, data_consistency=args.data_consistency,
                 dc_window_fraction=args.dc_window)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import OutputError
+from ..methods import method_label
 from ..volume import QuantMap
 
 IMAGE_SUFFIXES = (".nrrd", ".nhdr", ".nii.gz", ".nii", ".mha", ".mhd")
@@ -26,7 +27,7 @@ def plan_outputs(output: Path, maps: Sequence[QuantMap], method: str, fmt: str |
         fmt = "nifti" if suffix and suffix.startswith(".nii") else "nrrd"
     if fmt not in FORMATS:
         raise OutputError(f"unknown output format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    tag = method.upper() if method == "dl" else method
+    tag = method_label(method)  # T1_DL.nrrd, T1_bicubic/
     if fmt == "dicom":
         if suffix:
             raise OutputError("DICOM output needs a folder, not a file name", output)

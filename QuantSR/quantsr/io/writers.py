@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..envelope import WARNING_KEY
+from ..methods import DL, method_label
 from ..volume import QuantMap
 from .outputs import image_suffix
 
@@ -35,15 +36,15 @@ def write_map(qmap: QuantMap, target: Path, derived_from: QuantMap | None = None
     if layout == "same":
         layout = str(source_meta.get("dicom_layout", "classic"))
     warning = str(qmap.metadata.get(WARNING_KEY, "") or "")
-    method = qmap.metadata.get("method", "dl")
+    method = qmap.metadata.get("method", DL)
     model = qmap.metadata.get("model", method)
     write_series(
         qmap,
         target,
         context=StudyContext.from_metadata(source_meta),
-        series_description=f"QuantSR {qmap.kind.value} map ({method.upper() if method == 'dl' else method})",
+        series_description=f"QuantSR {qmap.kind.value} map ({method_label(method)})",
         series_number=int(source_meta.get("series_number", 0) or 0) + 900,
-        protocol="dl" if method == "dl" else method,
+        protocol=method,
         derived_from=derived_from,
         derivation_description=f"QuantSR {__version__} ×2 super-resolution, {model}"
         + (f". WARNING: {warning}" if warning else ""),

@@ -9,7 +9,8 @@ import math
 from pathlib import Path
 
 from ..mapkinds import MapKind
-from ..trust import DEFAULT_THRESHOLD_PCT, is_flagged
+from ..reliability import DEFAULT_MIN_SAMPLES, DEFAULT_PRECISION_PCT, RoiReliability
+from ..trust import DEFAULT_THRESHOLD_PCT
 
 UNITS = {k.value: k.unit for k in (MapKind.T1, MapKind.T2, MapKind.PD)}
 SECTIONS = {
@@ -176,22 +177,41 @@ def _table3(results: dict) -> str:
         for key in ("T1", "T2", "PD"):
             cells += [fmt(roi["values"].get(m, {}).get(key)) for m in methods]
         if trust:
-            consistency = roi.get("dl_consistency_pct", {})
-            flagged = any(is_flagged(v) for v in consistency.values() if v is not None)
-            cells += ["/".join(fmt(consistency.get(k), 1) for k in ("T1", "T2", "PD")) + (" ⚑" if flagged else "")]
+            cells += _trust_cells(roi)
         rows.append(cells)
     header = ["ROI", "kind", "voxels", *(f"{key} {m}" for key in ("T1", "T2", "PD") for m in methods),
-              *(["DL consistency T1/T2/PD %"] if trust else [])]
+              *(["DL consistency T1/T2/PD %", "fast SE T1/T2/PD %", "flag"] if trust else [])]
     summary = [[s["map"], f"{s['method']} vs {s['reference']}", str(s["n"]), fmt(s["mean_error_pct"]),
                 fmt(s["sd_error_pct"]), f"{s['rois_below']}/{s['n']}", fmt_p(s["p"]),
                 fmt(s.get("regression", {}).get("slope"), 3), fmt(s.get("regression", {}).get("r2"), 3)]
                for s in lesions["summary"]]
     note = (f"<p class=note>DL consistency: the trust map's signed mean deviation of DL from the fast scan in "
-            f"the ROI (DL brought back to the fast acquisition's resolution); ⚑ beyond ±{DEFAULT_THRESHOLD_PCT:g} %."
+            f"the ROI (DL brought back to the fast acquisition's resolution); ⚑ inconsistent beyond "
+            f"±{DEFAULT_THRESHOLD_PCT:g} % (read the fast value). Fast SE: the fast scan's standard error of the ROI "
+            f"mean from its noise and the samples it acquired there; ⚑ imprecise above {DEFAULT_PRECISION_PCT:g} % "
+            f"(too noisy an ROI for a reliable mean), ⚑ too small below {DEFAULT_MIN_SAMPLES:g} independent fast-scan "
+            "samples (at the fast scan's resolution limit): neither the fast scan nor DL pins the value down."
             "</p>" if trust else "")
     return (table(header, rows, left=2) + note + "<p>Over all lesion ROIs:</p>"
             + table(["map", "comparison", "ROIs", "mean error %", "SD %", "ROIs below", "paired t p", "slope",
                      "R²"], summary, left=2))
+
+
+def _trust_cells(roi: dict) -> list[str]:
+    """The lesion row's consistency and fast-SE cells (T1/T2/PD) and its flag: ⚑ with the reasons, per map."""
+    consistency, precision = roi.get("dl_consistency_pct", {}), roi.get("fast_se_pct", {})
+    samples = roi.get("fast_samples", {})
+    reasons = {key: RoiReliability(_number(consistency.get(key)), _number(precision.get(key)),
+                                   _number(samples.get(key))).reasons()
+               for key in ("T1", "T2", "PD")}
+    flag = "; ".join(f"{key} {', '.join(found)}" for key, found in reasons.items() if found)
+    return ["/".join(fmt(consistency.get(k), 1) for k in ("T1", "T2", "PD")),
+            "/".join(fmt(precision.get(k), 1) for k in ("T1", "T2", "PD")) if precision else "",
+            f"⚑ {flag}" if flag else ("ok" if consistency or precision else "")]
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, (int, float)) else float("nan")
 
 
 def _table4(results: dict) -> str:

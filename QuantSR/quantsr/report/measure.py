@@ -20,11 +20,13 @@ from ..geometry import upsampled_like
 from ..io.images import read_image
 from ..io.loader import load_maps
 from ..mapkinds import QUANT_KINDS, MapKind
+from ..methods import method_label
 from ..niqe import PristineModel, niqe, to_grey
 from ..quality import DEFAULT_SSIM_CONVENTION, image_scores
+from ..reliability import roi_reliability
 from ..roi import box_mask, labels_on_grid, read_roi_boxes, values_on_grid
 from ..segment import TISSUE_LABELS, dice, tissue_fractions, tissue_masks
-from ..trust import deviation, roi_consistency
+from ..trust import deviation
 from ..volume import QuantMap
 from .cohort import SubjectFiles
 
@@ -53,7 +55,7 @@ def load_volumes(files: SubjectFiles, super_resolve: dict[MapKind, SuperResolve]
     for protocol in ("fast", "routine", "truth", "dl"):
         paths = files.maps.get(protocol, {})
         if len(paths) == 3:
-            name = {"dl": "DL"}.get(protocol, protocol)
+            name = method_label(protocol)
             volumes.methods[name] = {kind: load_maps(paths[kind], kind=kind)[0] for kind in QUANT_KINDS}
     fast = volumes.methods["fast"]
     volumes.methods["bicubic"] = {kind: upsample(fast[kind], 2, "bicubic") for kind in QUANT_KINDS}
@@ -96,19 +98,31 @@ def lesion_rois(files: SubjectFiles, reference: QuantMap) -> tuple[QuantMap | No
     return reference.with_array(labels.astype(np.float32), kind=MapKind.UNKNOWN), names
 
 
-def lesion_consistency(lesions: QuantMap, values: list[int], measured: dict[str, Maps]) -> dict[int, dict[str, float]]:
-    """Per lesion and map: the trust map's signed mean % deviation of DL from the fast scan (issue: does
-    the network keep what the scan measured?)."""
+def lesion_reliability(lesions: QuantMap, values: list[int], measured: dict[str, Maps]
+                       ) -> dict[int, dict[str, dict[str, float]]]:
+    """Per lesion and map, the trust flag's measures (quantsr.reliability): {"consistency": the signed mean %
+    deviation of DL from the fast scan, "precision": the fast scan's standard error of the lesion mean, %,
+    "samples": the independent fast-scan samples the lesion holds}."""
     if "DL" not in measured:
         return {}
-    out: dict[int, dict[str, float]] = {}
+    out: dict[int, dict[str, dict[str, float]]] = {}
     for kind in QUANT_KINDS:
         dl = measured["DL"][kind]
         trust = deviation(dl, measured["fast"][kind])
         grid = labels_on_grid(lesions, dl)
         for value in values:
-            out.setdefault(value, {})[kind.value] = roi_consistency(trust, grid == value)
+            found = roi_reliability(trust, grid == value, dl.array)
+            out.setdefault(value, {})[kind.value] = {"consistency": found.consistency_pct,
+                                                     "precision": found.precision_pct, "samples": found.samples}
     return out
+
+
+def _trust_fields(per_map: dict[str, dict[str, float]] | None) -> dict:
+    if per_map is None:
+        return {}
+    return {"dl_consistency_pct": {key: value["consistency"] for key, value in per_map.items()},
+            "fast_se_pct": {key: value["precision"] for key, value in per_map.items()},
+            "fast_samples": {key: value["samples"] for key, value in per_map.items()}}
 
 
 def label_means(labels: QuantMap, names: dict[int, str], volumes: dict[str, Maps]) -> dict[str, dict]:
@@ -232,10 +246,10 @@ def measure_subject(
         names = {v: name for v, (name, _kind) in lesion_names.items()}
         means = label_means(lesions, names, measured)
         voxels = {v: int((np.rint(lesions.array) == v).sum()) for v in names}
-        consistency = lesion_consistency(lesions, list(names), measured)
+        reliability = lesion_reliability(lesions, list(names), measured)
         result["lesions"] = [
             {"roi": names[v], "subject": files.subject, "label": v, "kind": lesion_names[v][1], "voxels": voxels[v],
-             "values": means[names[v]], **({"dl_consistency_pct": consistency[v]} if v in consistency else {})}
+             "values": means[names[v]], **_trust_fields(reliability.get(v))}
             for v in names if names[v] in means
         ]
     result["quality"] = quality_scores(measured, ssim_convention)

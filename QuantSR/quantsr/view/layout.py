@@ -153,17 +153,21 @@ def _tables() -> None:
                     for _key, title in TABLE_HEAD:
                         html.Th(title)
                     html.Th("consistency (%)", v_if="trust_visible")
+                    html.Th("fast SE (%)", v_if="trust_visible")
                     html.Th("flag", v_if="trust_visible")
                 with (html.Tbody(),
                       html.Tr(v_for="row in table_rows", key="row.roi + row.protocol", classes="roi-row",
                               raw_attrs=[*(f':data-{key}="row.{key}"' for key, _ in (*TABLE_HEAD, ("map", ""))),
-                                         ':data-consistency="row[\'consistency (%)\']"', ':data-flag="row.flag"'])):
+                                         ':data-consistency="row[\'consistency (%)\']"',
+                                         ':data-precision="row[\'fast SE (%)\']"', ':data-flag="row.flag"'])):
                     html.Td("{{ row.roi }}")
                     html.Td("{{ row.protocol }}")
                     html.Td("{{ row.voxels }}")
                     for key in ("mean", "sd", "median"):
                         html.Td(f"{{{{ row.{key} == null ? '–' : row.{key}.toFixed(2) }}}}")
                     html.Td("{{ row['consistency (%)'] == null ? '' : row['consistency (%)'].toFixed(2) }}",
+                            v_if="trust_visible")
+                    html.Td("{{ row['fast SE (%)'] == null ? '' : row['fast SE (%)'].toFixed(2) }}",
                             v_if="trust_visible")
                     html.Td("{{ row.flag }}", v_if="trust_visible")
             html.Div("Place an ROI: choose “place ROI”, then click a view. The box is measured on every volume "

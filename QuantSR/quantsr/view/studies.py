@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from ..errors import InputError
 from ..kinddetect import kind_from_words, tokens
 from ..mapkinds import QUANT_KINDS, MapKind
+from ..methods import METHODS, method_label
 from ..volume import QuantMap
 
 if TYPE_CHECKING:
@@ -33,10 +34,10 @@ log = logging.getLogger("quantsr.view")
 
 #: Display order; the middle comparison view shows the first SR method present.
 PROTOCOLS = ("fast", "DL", "bicubic", "linear", "routine", "truth")
-SR_METHODS = ("DL", "bicubic", "linear")
+SR_METHODS = tuple(method_label(m) for m in METHODS)  # "DL", "bicubic", "linear"
 _WORDS = {"FAST": "fast", "ROUTINE": "routine", "TRUTH": "truth", "DL": "DL", "BICUBIC": "bicubic",
           "LINEAR": "linear"}
-_METHOD_KEY = {"dl": "DL", "bicubic": "bicubic", "linear": "linear"}
+_METHOD_KEY = {m: method_label(m) for m in METHODS}  # a file's recorded method → its protocol
 _NOT_MAPS = {"DEVIATION", "LABELS", "LABEL", "MASK", "SEG"}  # trust maps, label maps: never shown as a map
 BATCH_MARKER = "quantsr-study.json"  # quantsr.batch.COMPLETE_MARKER (not imported: batch pulls in torch)
 

@@ -1,13 +1,14 @@
-"""Inference-only speed-ups that leave the output unchanged inside the head:
+"""Inference-only speed-ups of the engine's optimized path (``EngineOptions.optimized``, the default; off, the
+engine runs the naive reference path) that leave the output unchanged inside the head:
 
 - BatchNorm folded into the preceding convolutions (eval-mode BN is an affine map per channel);
 - channels_last memory format on the CPU (oneDNN's preferred layout for 3×3 convolutions);
 - each slice batch cropped to the head's bounding box plus a margin of the generator's receptive radius,
   the rest of the output filled with the generator's constant response to background input;
-- on CPUs without AVX-512, the 3×3 convolutions by NNPACK's Winograd F(6×6, 3×3) kernels (its AVX2 code: 1.3–1.4×
-  fewer CPU-seconds per slice than oneDNN's AVX2 direct convolution, output within 0.01 ms of it;
-  ``Testing/Benchmarks/bench_cpu_isa.py``, docs/benchmarks.md). NNPACK uses one core well and two poorly, so the
-  engine then runs one slice per core (``quantsr.streams``).
+- on CPUs without AVX-512, the 3×3 convolutions by NNPACK's Winograd F(6×6, 3×3) kernels: there its AVX2 code needs
+  fewer CPU-seconds per slice than oneDNN's AVX2 direct convolution, with the same output to within rounding
+  (the measurements: ``Testing/Benchmarks/bench_cpu_isa.py``, docs/benchmarks.md). NNPACK uses one core well and
+  two poorly, so the engine then runs one slice per core (``quantsr.streams``).
 """
 
 from __future__ import annotations
@@ -20,9 +21,7 @@ import torch
 from torch import nn
 
 from .model import Generator, ResidualBlock
-
-#: Normalised background: physical 0 maps to −1 (value / norm × 2 − 1).
-BACKGROUND = -1.0
+from .normalisation import BACKGROUND
 
 
 def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
@@ -116,7 +115,7 @@ def cpu_has_avx512() -> bool:
 
 
 def choose_cpu_convolution(requested: str) -> str:
-    """"onednn" or "nnpack" for the CPU fast path: "auto" takes NNPACK where the CPU lacks AVX-512 (there its
+    """"onednn" or "nnpack" for the CPU's optimized path: "auto" takes NNPACK where the CPU lacks AVX-512 (there its
     Winograd kernels beat oneDNN's AVX2 ones; with AVX-512 oneDNN is as fast per core and scales to more cores)."""
     key = (requested or "auto").strip().lower()
     if key not in CPU_CONVOLUTIONS:

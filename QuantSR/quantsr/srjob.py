@@ -1,47 +1,59 @@
-"""The super-resolution job shared by the CLI and batch use: maps in, upsampled maps out (DL or a
-baseline), with one progress stream across all maps."""
+"""The super-resolution job (``SRJob``), shared by the CLI, batches, the demo and the Slicer module: a study's maps
+in, upsampled maps out, by DL or a baseline (``quantsr.methods``), with one progress stream across all maps and the
+loaded models kept for the job's next maps. Each DL map goes through the engine (``quantsr.engine.SuperResolver``:
+one generator over one map); each baseline through ``quantsr.baselines``. ``EngineOptions`` (how the engine runs)
+is defined here, without torch, so that commands can build and check options before loading it."""
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .mapkinds import MapKind
+from .methods import DL, METHODS
 
-if TYPE_CHECKING:  # imported where used: the CLI's parsers read METHODS without loading torch or scipy
+if TYPE_CHECKING:  # imported where used: commands build jobs and options without loading torch or scipy
     from .engine import CancelToken, ProgressCallback
     from .volume import QuantMap
-
-METHODS = ("dl", "bicubic", "linear")
 
 
 @dataclass
 class EngineOptions:
     """How the DL engine (``quantsr.engine``, which re-exports this) runs; defined here so that commands can build
-    and check options without importing torch."""
+    and check options without importing torch. ``fast=`` (the name of ``optimized`` up to 0.1.0) is still accepted,
+    with a DeprecationWarning."""
 
     device: str = "auto"
-    batch_size: int | None = None  # None: 1 on the CPU fast path, else the largest batch within memory_budget_mb
+    batch_size: int | None = None  # None: 1 on the CPU (optimized path), else the largest batch within memory_budget_mb
     memory_budget_mb: float = 2048.0
     amp: bool = True  # autocast (to amp_dtype) on CUDA only; CPU always runs float32
     amp_dtype: str = "float16"  # CUDA autocast: "float16" or "bfloat16"
-    channels_last: bool | None = None  # fast path's layout; None: channels_last on the CPU, NCHW on CUDA
+    channels_last: bool | None = None  # optimized path's layout; None: channels_last on the CPU, NCHW on CUDA
     tf32: bool = True  # CUDA float32: let cuDNN use TF32 tensor cores (its default); False: strict float32
     cudnn_benchmark: bool = False  # CUDA: cuDNN times its algorithms per input shape (head crops vary by slice)
-    # CPU fast path's 3×3 convolutions: "onednn", "nnpack" (Winograd, one slice per core) or "auto" (NNPACK where
-    # the CPU lacks AVX-512; quantsr.fastpath.choose_cpu_convolution)
+    # The CPU's optimized path's 3×3 convolutions: "onednn", "nnpack" (Winograd, one slice per core) or "auto"
+    # (NNPACK where the CPU lacks AVX-512; quantsr.speedups.choose_cpu_convolution)
     cpu_convolution: str = "auto"
     force_kind: bool = False  # run a model on a map of another kind
-    fast: bool = True  # BN folding, channels_last, head cropping (False: the naive reference path)
-    runtime: str = "torch"  # "torch", "onnxruntime" (CPU fast path only) or "auto" (onnxruntime if installed)
+    # The inference speed-ups of quantsr.speedups: BN folding, channels_last, head cropping, NNPACK (False: the naive
+    # reference path)
+    optimized: bool = True
+    runtime: str = "torch"  # "torch", "onnxruntime" (CPU optimized path only) or "auto" (onnxruntime if installed)
     overlap: bool = True  # CUDA: upload / download on side streams while the previous / next batch computes
     # Fast-scan consistency (quantsr.consistency; = its DEFAULT_SIGMA_MM / DEFAULT_EPS): the output's coarse level
     # follows the fast scan, so DL cannot move a region's mean away from what was measured. 0 turns it off.
     fast_consistency_mm: float = 1.0
     fast_consistency_eps: float = 0.01
+    fast: InitVar[bool | None] = None  # deprecated name of ``optimized`` (a keyword only; never stored)
+
+    def __post_init__(self, fast: bool | None) -> None:
+        if fast is not None:
+            warnings.warn("EngineOptions(fast=...) is deprecated: use optimized=...", DeprecationWarning, stacklevel=3)
+            self.optimized = fast
 
 
 @dataclass
@@ -61,7 +73,9 @@ class BaselineReport:
 
 @dataclass
 class SRJob:
-    method: str = "dl"
+    """What to run over a study's maps: the method, the model files, the engine's options."""
+
+    method: str = DL  # quantsr.methods.METHODS
     model_paths: dict[MapKind, Path] | None = None  # per kind; None → bundled models
     options: EngineOptions | None = None
     data_consistency: bool = False  # replace the output's low frequencies by the fast scan's (quantsr.trust)
@@ -97,8 +111,8 @@ def iter_super_resolved(
             if progress:
                 progress(offset + finished, total)
 
-        result = _run_dl(qmap, job, map_progress, cancel) if job.method == "dl" else _run_baseline(qmap, job)
-        if job.method != "dl":
+        result = _run_dl(qmap, job, map_progress, cancel) if job.method == DL else _run_baseline(qmap, job)
+        if job.method != DL:
             map_progress(qmap.shape[0], qmap.shape[0])
         if job.data_consistency:
             from .trust import project_data_consistency
