@@ -16,7 +16,7 @@ from .io.writers import write_map
 from .mapkinds import QUANT_KINDS
 from .methods import BICUBIC, DL, method_label
 from .modelfile import find_bundled_model
-from .roi import RoiStats, measure_labels, write_stats_csv
+from .roi import RoiStats, labels_on_grid, measure_labels, write_stats_csv
 from .simulate.subject import simulate_subject
 from .simulate.writer import write_subject
 from .srjob import SRJob, super_resolve_maps
@@ -41,6 +41,7 @@ class DemoResult:
     rows: list[RoiStats]
     notices: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    flags: dict[tuple[str, str], str] = field(default_factory=dict)  # (ROI, map) → the DL value's trust flag
 
 
 def run_demo(output: Path, seed: int = 2026, lesions: int = 3, device: str = "auto",
@@ -83,6 +84,7 @@ def run_demo(output: Path, seed: int = 2026, lesions: int = 3, device: str = "au
     names = {lesion.label: (f"L{lesion.label}", lesion.kind) for lesion in subject.lesions}
     truth = [subject.truth[k] for k in QUANT_KINDS]
     rows = measure_labels(labels, {"fast": fast, tag: sr, "routine": routine, "truth": truth}, names)
+    flags = lesion_flags(labels, {v: roi for v, (roi, _kind) in names.items()}, fast, sr) if have_models else {}
     table = write_stats_csv(rows, output / "lesion_rois.csv")
     z_mm = _slice_through_largest_lesion(labels)
     columns = [("fast", fast), (tag, sr), ("routine", routine)]
@@ -90,7 +92,22 @@ def run_demo(output: Path, seed: int = 2026, lesions: int = 3, device: str = "au
     figure = comparison_figure(figure_rows, z_mm, output / "comparison.png",
                                title=f"Simulated patient (seed {seed}): fast | {tag} | routine, z = {z_mm:.1f} mm",
                                overlay=[labels] * len(figure_rows))  # lesion outlines (512² columns)
-    return DemoResult(output, method, subject_dir, sr_dirs, table, figure, rows, notices, seconds)
+    return DemoResult(output, method, subject_dir, sr_dirs, table, figure, rows, notices, seconds, flags)
+
+
+def lesion_flags(labels: QuantMap, names: dict[int, str], fast: list[QuantMap], sr: list[QuantMap]
+                 ) -> dict[tuple[str, str], str]:
+    """The trust flag of each lesion's DL value per map (quantsr.reliability): "ok" or its reasons."""
+    from .reliability import roi_reliability
+    from .trust import deviation
+
+    flags = {}
+    for source, result in zip(fast, sr, strict=True):
+        trust = deviation(result, source)
+        grid = labels_on_grid(labels, result)
+        for value, roi in names.items():
+            flags[roi, result.kind.value] = roi_reliability(trust, grid == value, result.array).flag()
+    return flags
 
 
 def _slice_through_largest_lesion(labels: QuantMap) -> float:
@@ -99,15 +116,16 @@ def _slice_through_largest_lesion(labels: QuantMap) -> float:
     return float(labels.index_to_physical([0, 0, k])[0] @ labels.direction[:, 2])
 
 
-def lesion_summary(rows: list[RoiStats]) -> str:
-    """A table: one line per lesion and map, mean value per protocol."""
+def lesion_summary(rows: list[RoiStats], flags: dict[tuple[str, str], str] | None = None) -> str:
+    """A table: one line per lesion and map, mean value per protocol (and the DL value's trust flag)."""
     protocols = list(dict.fromkeys(r.protocol for r in rows))
     by_key: dict[tuple[str, str, str], dict[str, float]] = {}
     for r in rows:
         by_key.setdefault((r.roi, r.description, r.map), {})[r.protocol] = r.mean
     header = f"{'ROI':<4} {'kind':<17} {'map':<3} " + " ".join(f"{p:>9}" for p in protocols)
-    lines = [header]
+    lines = [header + ("  DL trust flag" if flags else "")]
     for (roi, kind, map_name), values in by_key.items():
-        lines.append(f"{roi:<4} {kind:<17} {map_name:<3} " + " ".join(f"{values.get(p, float('nan')):9.1f}"
-                                                                     for p in protocols))
+        line = f"{roi:<4} {kind:<17} {map_name:<3} " + " ".join(f"{values.get(p, float('nan')):9.1f}"
+                                                               for p in protocols)
+        lines.append(line + (f"  {flags.get((roi, map_name), '')}" if flags else ""))
     return "\n".join(lines)

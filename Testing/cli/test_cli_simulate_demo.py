@@ -54,6 +54,12 @@ def test_demo_produces_dicom_table_and_figure(tmp_path, capsys) -> None:
     assert {r["protocol"] for r in rows} - {"fast", "routine", "truth"} == {"DL"}
     said = printed.out + printed.err
     assert "bicubic" not in said.lower() and "super-resolving 72 fast slices with dl" in said
+    # each lesion's DL value carries its trust flag (quantsr.reliability) in the printed table
+    table_lines = [line for line in printed.out.splitlines() if line.startswith("L")]
+    assert "DL trust flag" in printed.out and len(table_lines) == 2 * 3
+    for line in table_lines:
+        flag = line.split(None, 7)[7].strip()
+        assert set(flag.split(", ")) <= {"ok", "inconsistent", "imprecise", "too small"}, line
     means = {(r["roi"], r["map"], r["protocol"]): float(r["mean"]) for r in rows}
     descriptions = {r["roi"]: r["description"] for r in rows}
     for (roi, kind, protocol), dl in means.items():

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"quantsr demo: {message}", file=sys.stderr, flush=True)
 
     result = run_demo(args.output, args.seed, args.lesions, args.device, step)
-    print(lesion_summary(result.rows))
+    print(lesion_summary(result.rows, result.flags))
     print()
     print(f"input DICOM (fast + routine), truth, labels: {result.subject_dir}")
     print(f"super-resolved DICOM ({result.method}):      {result.sr_dirs[0].parent}")
