@@ -58,12 +58,12 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "quantsr-bench-cli")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).parent))
-    from bench_cli import _cpu_model, write_study
+    from bench_cli import cpu_model, write_study
 
     maps = load_maps(write_study(args.workdir))
     torch.set_num_threads(1)  # one core each, so the CPU seconds compare like with like
     cuda = torch.cuda.is_available()
-    print(f"Machine: {platform.machine()} ({_cpu_model()}); torch {torch.__version__}, 1 thread"
+    print(f"Machine: {platform.machine()} ({cpu_model()}); torch {torch.__version__}, 1 thread"
           + (f"; GPU {torch.cuda.get_device_name(0)}" if cuda else "") + f"; best of {args.repeats}")
     print()
     columns = ["scipy zoom (before), CPU s", "CPU path (now), CPU s", "torch on the CPU, CPU s"]

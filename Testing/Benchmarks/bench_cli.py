@@ -150,14 +150,15 @@ def _print_floors(floors: dict[str, list[float]]) -> None:
     print()
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name and the vector extensions that matter for convolutions (Linux; else the platform)."""
     try:
         info = Path("/proc/cpuinfo").read_text()
     except OSError:
         return platform.processor() or "unknown CPU"
     name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
     flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
-    wanted = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    wanted = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_int8") if f in flags]
     return f"{name}; {' '.join(wanted) or 'no AVX2'}"
 
 
@@ -198,7 +199,7 @@ def main() -> None:
             for name, command in probes.items():
                 floors.setdefault(name, []).append(timed(command, env, args.cores))
     if args.floor_only:
-        print(f"Machine: {platform.machine()} ({_cpu_model()}), {cores} CPUs; {args.repeats} runs, fresh process each"
+        print(f"Machine: {platform.machine()} ({cpu_model()}), {cores} CPUs; {args.repeats} runs, fresh process each"
               + (f"; quantsr from {args.pythonpath}" if args.pythonpath else ""))
         print()
         _print_floors(floors)
@@ -210,7 +211,7 @@ def main() -> None:
         shutil.copytree(args.workdir / "out", args.keep)
 
     extra = f"; env {' '.join(args.env)}" if args.env else ""
-    print(f"Machine: {platform.machine()} ({_cpu_model()}), {cores} CPUs for the command{extra}; workload: "
+    print(f"Machine: {platform.machine()} ({cpu_model()}), {cores} CPUs for the command{extra}; workload: "
           f"3-map DICOM study (24 slices of 256² per map) → {args.format}, method {args.method}, device "
           f"{args.device}, runtime {args.runtime} {' '.join(args.sr_arg)}; {args.repeats} runs, fresh process each")
     print()

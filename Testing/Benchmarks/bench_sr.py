@@ -167,18 +167,6 @@ def run_variant(variant: str, maps: list, device: str, out_dir: Path, common: di
     return row
 
 
-def _cpu_model() -> str:
-    """The CPU's model name and the vector extensions that matter for convolutions (Linux; else the platform)."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or "unknown CPU"
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
-    wanted = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_int8") if f in flags]
-    return f"{name}; {' '.join(wanted) or 'no AVX2'}"
-
-
 def _peak_rss_gib() -> float:
     """This process's peak resident memory. VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a
     child would report its parent's peak (the simulated workload)."""
@@ -192,6 +180,8 @@ def _peak_rss_gib() -> float:
 
 
 def main() -> None:
+    from bench_cli import cpu_model  # stdlib only: also where SimpleITK is missing (a lent GPU machine)
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
@@ -240,7 +230,7 @@ def main() -> None:
     cores = args.cores or cpu_cores()
     extra = f"; env {' '.join(args.env)}" if args.env else ""
     extra += f"; options {' '.join(args.option)}" if args.option else ""
-    print(f"Machine: {platform.machine()} ({_cpu_model()}), {cores} CPUs for torch{extra}, torch {torch.__version__}, "
+    print(f"Machine: {platform.machine()} ({cpu_model()}), {cores} CPUs for torch{extra}, torch {torch.__version__}, "
           f"device {args.device}; weights: {runs['naive'][0]['weights']}; workload: 3 maps × "
           f"{maps[0].shape[0]} slices, {maps[0].shape[2]}×{maps[0].shape[1]} → ×2; matmul ceiling "
           f"{ceiling:.0f} GFLOP/s")
