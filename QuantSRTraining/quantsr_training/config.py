@@ -56,6 +56,7 @@ class LossConfig:
     local_mean_size: int = 8  # pooling window in HR pixels
     fast_consistency: float = 0.0  # L1 between coarse local means of the output and of bicubic(fast input)
     fast_consistency_size: int = 16  # its pooling window in HR pixels (16 = 6.9 mm on the bundled grid)
+    gradient: float = 0.0  # L1 between image gradients of output and routine: penalises blurred edges
     adversarial: float = 1e-3
     vgg: float = 2e-6
     vgg_weights: str = ""  # torchvision VGG-19 state dict (.pth / .safetensors); empty → VGG term off

@@ -33,6 +33,14 @@ def fast_consistency_loss(fake: torch.Tensor, lr: torch.Tensor, size: int) -> to
     return functional.l1_loss(functional.avg_pool2d(fake, size), functional.avg_pool2d(upsampled, size))
 
 
+def gradient_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """L1 between the horizontal and vertical finite differences of the output and of routine: a blurred edge
+    (CSF smeared into a thin cortex) costs in proportion to its lost steepness, not only to its few voxels."""
+    fake_dx, real_dx = fake.diff(dim=-1), real.diff(dim=-1)
+    fake_dy, real_dy = fake.diff(dim=-2), real.diff(dim=-2)
+    return functional.l1_loss(fake_dx, real_dx) + functional.l1_loss(fake_dy, real_dy)
+
+
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """The discriminator's BCE: routine patches are real (1), generated ones fake (0); logged as ``loss_d``."""
     bce = nn.BCEWithLogitsLoss()
@@ -83,6 +91,15 @@ class FastConsistency(nn.Module):
         return fast_consistency_loss(fake.float(), lr, self.size)
 
 
+class GradientL1(nn.Module):
+    """L1 between the image gradients of the output and of routine (:func:`gradient_loss`)."""
+
+    name = "gradient"
+
+    def forward(self, fake: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+        return gradient_loss(fake.float(), hr)
+
+
 class Adversarial(nn.Module):
     """BCE of the discriminator's verdict on the output against "real": the generator is rewarded for
     outputs the discriminator takes for routine patches. ``discriminator`` is called, not owned (it may be the
@@ -125,6 +142,7 @@ class GeneratorLoss:
             (config.l2, PixelMSE()),
             (config.local_mean, LocalMeanL1(config.local_mean_size)),
             (config.fast_consistency, FastConsistency(config.fast_consistency_size)),
+            (config.gradient, GradientL1()),
             (config.adversarial, Adversarial(discriminator)),
         ]
         if vgg is not None:

@@ -1,0 +1,92 @@
+"""Edge profile at the CSF boundary (issue 16, docs/generalization.md): each method's mean map value against the
+signed in-plane distance from the nearest CSF voxel — inside CSF (negative) and in the pure grey matter beside it
+(positive) — pooled over a cohort's subjects. It shows how far DL, bicubic and the fast scan spread CSF into the
+cortex compared with routine and the truth, which the protocol's "cortex next to CSF" bias sums up in one number.
+
+    .venv/bin/python Testing/Benchmarks/edge_profile.py --cohort /work/data/val_folded \\
+        --cache /work/data/dl_cache --fast-consistency 1 > edge.md
+
+Works on training cohorts too: a bias that is there on the subjects the model was fitted on is under-fitting,
+not a failure to generalise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from quantsr.consistency import DEFAULT_EPS, fast_consistent
+from quantsr.engine import EngineOptions, SuperResolver
+from quantsr.io.images import read_image
+from quantsr.mapkinds import MapKind
+from quantsr_training.edgeprofile import EdgeProfile, signed_distance
+from quantsr_training.generalization import load_subject
+from quantsr_training.pairs import read_sources
+
+ROOT = Path(__file__).resolve().parents[2]
+METHODS = ("truth", "routine", "bicubic", "fast", "DL")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cohort", type=Path, action="append", required=True, help="simulated cohort (repeatable)")
+    parser.add_argument("--models", type=Path, default=ROOT / "Resources" / "Models",
+                        help="folder with quantsr_{t1,t2,pd}.safetensors (default: the bundled models)")
+    parser.add_argument("--maps", nargs="+", default=["T1", "T2", "PD"])
+    parser.add_argument("--cache", type=Path, help="cache of raw DL outputs (as generalization.py's)")
+    parser.add_argument("--fast-consistency", type=float, default=0.0, metavar="MM",
+                        help="apply the fast-scan consistency step with this σ (mm) to DL; 0: raw network output")
+    parser.add_argument("--anatomy", default="folded", help="subjects of this anatomy only ('' for all)")
+    parser.add_argument("--bin-mm", type=float, default=0.5, help="distance bin width (mm)")
+    parser.add_argument("--reach-mm", type=float, default=3.0, help="profile from −reach to +reach mm")
+    args = parser.parse_args()
+    sigma = args.fast_consistency
+    postprocess = (lambda dl, fast: fast_consistent(dl, fast, sigma, DEFAULT_EPS)) if sigma > 0 else None
+    edges = np.arange(-args.reach_mm, args.reach_mm + 1e-6, args.bin_mm)
+    print(f"Cohorts: {', '.join(str(c) for c in args.cohort)}; anatomy: {args.anatomy or 'all'}; DL: "
+          + (f"fast-scan consistency σ = {sigma:g} mm" if sigma > 0 else "raw network output"))
+    for name in args.maps:
+        kind = MapKind.parse(name)
+        path = args.models / f"quantsr_{kind.value.lower()}.safetensors"
+        resolver = SuperResolver.from_file(path, EngineOptions(fast_consistency_mm=0.0))
+        profile, subjects = EdgeProfile(edges), 0
+        for cohort in args.cohort:
+            for source in read_sources(cohort, kind):
+                started = time.perf_counter()
+                maps = load_subject(cohort, source.subject, kind, resolver, args.cache, postprocess)
+                if args.anatomy and maps.anatomy != args.anatomy:
+                    continue
+                truth_dir = cohort / source.subject / "truth"
+                gm, csf = (read_image(truth_dir / f"{tissue}.nrrd").array for tissue in ("GM", "CSF"))
+                distance = signed_distance(csf >= 0.5, maps.routine.spacing[0])
+                include = ((gm >= 0.9) | (csf >= 0.5)) & (maps.labels == 0)
+                profile.add(distance, include, {**maps.outputs, "truth": maps.truth})
+                subjects += 1
+                print(f"  {cohort.name}/{source.subject} {kind.value}: {time.perf_counter() - started:.1f} s",
+                      file=sys.stderr)
+        print(markdown(kind, profile, subjects, resolver.info.weights_sha256[:12]))
+    return 0
+
+
+def markdown(kind: MapKind, profile: EdgeProfile, subjects: int, model: str) -> str:
+    lines = [f"\n### {kind.value} ({kind.unit}), {subjects} subjects, model `{model}`\n",
+             "| distance from CSF (mm) | voxels | " + " | ".join(METHODS) + " |", "|---|---|" + "---|" * len(METHODS)]
+    means = {m: profile.means(m) for m in METHODS}
+    for b in np.flatnonzero(profile.counts):
+        low, high = profile.edges_mm[b], profile.edges_mm[b + 1]
+        lines.append(f"| {low:+.1f} … {high:+.1f} | {profile.counts[b]} | "
+                     + " | ".join(f"{means[m][b]:.1f}" for m in METHODS) + " |")
+    first = [f"{m} {profile.excess_pct(m, 'routine', 0.0, 1.0):+.2f} %" for m in ("truth", "bicubic", "fast", "DL")]
+    second = [f"{m} {profile.excess_pct(m, 'routine', 1.0, 2.0):+.2f} %" for m in ("truth", "bicubic", "fast", "DL")]
+    inside = [f"{m} {profile.excess_pct(m, 'routine', -3.0, -1.0):+.2f} %" for m in ("truth", "bicubic", "fast", "DL")]
+    lines += ["", f"Against routine — grey matter 0–1 mm from CSF: {', '.join(first)}; 1–2 mm: {', '.join(second)};",
+              f"CSF 1–3 mm inside: {', '.join(inside)}."]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
