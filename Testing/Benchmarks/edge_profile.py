@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -27,17 +26,14 @@ from quantsr_training.edgeprofile import EdgeProfile, signed_distance
 from quantsr_training.generalization import load_subject
 from quantsr_training.pairs import read_sources
 
-ROOT = Path(__file__).resolve().parents[2]
 METHODS = ("truth", "routine", "bicubic", "fast", "DL")
 
 
 def main() -> int:
+    from generalization import add_cohort_arguments  # this folder's protocol script (on the path when run)
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cohort", type=Path, action="append", required=True, help="simulated cohort (repeatable)")
-    parser.add_argument("--models", type=Path, default=ROOT / "Resources" / "Models",
-                        help="folder with quantsr_{t1,t2,pd}.safetensors (default: the bundled models)")
-    parser.add_argument("--maps", nargs="+", default=["T1", "T2", "PD"])
-    parser.add_argument("--cache", type=Path, help="cache of raw DL outputs (as generalization.py's)")
+    add_cohort_arguments(parser)
     parser.add_argument("--fast-consistency", type=float, default=0.0, metavar="MM",
                         help="apply the fast-scan consistency step with this σ (mm) to DL; 0: raw network output")
     parser.add_argument("--anatomy", default="folded", help="subjects of this anatomy only ('' for all)")

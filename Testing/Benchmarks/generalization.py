@@ -36,13 +36,18 @@ from quantsr_training.pairs import read_sources
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_cohort_arguments(parser: argparse.ArgumentParser) -> None:
+    """--cohort, --models, --maps, --cache: what this protocol's scripts share (edge_profile.py, self_ensemble.py)."""
     parser.add_argument("--cohort", type=Path, action="append", required=True, help="simulated cohort (repeatable)")
     parser.add_argument("--models", type=Path, default=ROOT / "Resources" / "Models",
                         help="folder with quantsr_{t1,t2,pd}.safetensors (default: the bundled models)")
     parser.add_argument("--maps", nargs="+", default=["T1", "T2", "PD"])
     parser.add_argument("--cache", type=Path, help="cache DL outputs here (one file per model, subject, map)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_cohort_arguments(parser)
     parser.add_argument("--json", type=Path, help="write every ROI and the summary here")
     parser.add_argument("--fast-consistency", type=float, default=0.0, metavar="MM",
                         help="apply the fast-scan consistency step with this σ in mm to the network output "

@@ -16,7 +16,6 @@ import argparse
 import dataclasses
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -27,7 +26,6 @@ from quantsr.mapkinds import MapKind
 from quantsr.volume import QuantMap
 from quantsr_training.pairs import read_sources
 
-ROOT = Path(__file__).resolve().parents[2]
 FLIPS: tuple[tuple[int, ...], ...] = ((), (1,), (2,), (1, 2))  # axes of (slices, rows, columns)
 
 
@@ -46,12 +44,13 @@ def self_ensemble(resolver: SuperResolver, fast: QuantMap) -> QuantMap:
 
 
 def main() -> int:
+    from generalization import add_cohort_arguments  # this folder's protocol script (on the path when run)
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cohort", type=Path, action="append", required=True)
-    parser.add_argument("--cache", type=Path, required=True, help="folder for the ensembled raw outputs")
-    parser.add_argument("--models", type=Path, default=ROOT / "Resources" / "Models")
-    parser.add_argument("--maps", nargs="+", default=["T1", "T2", "PD"])
+    add_cohort_arguments(parser)
     args = parser.parse_args()
+    if args.cache is None:
+        parser.error("--cache is required: the folder for the ensembled raw outputs")
     args.cache.mkdir(parents=True, exist_ok=True)
     for name in args.maps:
         kind = MapKind.parse(name)
