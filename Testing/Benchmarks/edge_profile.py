@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -43,6 +44,7 @@ def main() -> int:
     sigma = args.fast_consistency
     postprocess = (lambda dl, fast: fast_consistent(dl, fast, sigma, DEFAULT_EPS)) if sigma > 0 else None
     edges = np.arange(-args.reach_mm, args.reach_mm + 1e-6, args.bin_mm)
+    geometry = SubjectGeometry()
     print(f"Cohorts: {', '.join(str(c) for c in args.cohort)}; anatomy: {args.anatomy or 'all'}; DL: "
           + (f"fast-scan consistency σ = {sigma:g} mm" if sigma > 0 else "raw network output"))
     for name in args.maps:
@@ -56,16 +58,27 @@ def main() -> int:
                 maps = load_subject(cohort, source.subject, kind, resolver, args.cache, postprocess)
                 if args.anatomy and maps.anatomy != args.anatomy:
                     continue
-                truth_dir = cohort / source.subject / "truth"
-                gm, csf = (read_image(truth_dir / f"{tissue}.nrrd").array for tissue in ("GM", "CSF"))
-                distance = signed_distance(csf >= 0.5, maps.routine.spacing[0])
-                include = ((gm >= 0.9) | (csf >= 0.5)) & (maps.labels == 0)
+                distance, include = geometry.get(maps.routine.spacing[0], cohort / source.subject, maps.labels)
                 profile.add(distance, include, {**maps.outputs, "truth": maps.truth})
                 subjects += 1
                 print(f"  {cohort.name}/{source.subject} {kind.value}: {time.perf_counter() - started:.1f} s",
                       file=sys.stderr)
         print(markdown(kind, profile, subjects, resolver.info.weights_sha256[:12]))
     return 0
+
+
+class SubjectGeometry:
+    """Each subject's distance-from-CSF map and included voxels, computed once and shared by its three maps."""
+
+    def __init__(self) -> None:
+        self._cache: dict[Path, tuple[np.ndarray, np.ndarray]] = {}
+
+    def get(self, spacing_mm: float, folder: Path, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if folder not in self._cache:
+            gm, csf = (read_image(folder / "truth" / f"{tissue}.nrrd").array for tissue in ("GM", "CSF"))
+            include = ((gm >= 0.9) | (csf >= 0.5)) & (labels == 0)
+            self._cache[folder] = (signed_distance(csf >= 0.5, spacing_mm), include)
+        return self._cache[folder]
 
 
 def markdown(kind: MapKind, profile: EdgeProfile, subjects: int, model: str) -> str:
