@@ -309,8 +309,12 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         model = p.modelFile if p.modelFile and str(p.modelFile) not in ("", ".") else None
         with slicer.util.tryWithErrorDisplay(_("Super-resolution could not start."), waitCursor=True):
             slots = {m: getattr(p, f"fast{m}") for m in MAPS if getattr(p, f"process{m}")}
+            # the unticked maps' volumes guide the ticked ones (the bundled models read the study's other maps)
+            guides = {m: getattr(p, f"fast{m}") for m in MAPS
+                      if not getattr(p, f"process{m}") and getattr(p, f"fast{m}") is not None}
             self._task = self.logic.start_super_resolution(slots, p.method.value, device=p.device.value,
-                                                           runtime=p.runtime.value, model_file=model)
+                                                           runtime=p.runtime.value, model_file=model,
+                                                           guide_slots=guides)
         if self._task is None:
             return
         self.ui.progressBar.setMaximum(max(self._task.state.total, 1))

@@ -11,6 +11,7 @@
 # test 3:     test3_folded, test3_mni — new seeds, generated once after test set 2 had been used, for the numbers
 #             of the trust flag's precision warning chosen on the pooled validation data;
 # test 4:     test4_folded, test4_mni — the same after test set 3 had been used, for the flag's final thresholds.
+# test 5:     test5_folded, test5_mni — the same after test set 4 had been used, for the v4 (guide-map) models.
 # Validation and test lesions are the evaluation families (small plaques, T2-dark foci, cysts, oedema,
 # juxtacortical, periventricular) plus the paper's three kinds; their anatomies are new subjects (new seeds).
 # Two cohorts are simulated side by side (1 thread each): ≈ 30 min for training, validation and test set 1 on 2 cores, ≈ 10–13 min more per later test set.
@@ -42,4 +43,5 @@ test_set test 7001 7002
 test_set test2 7101 7102
 test_set test3 7201 7202
 test_set test4 7301 7302
+test_set test5 7401 7402
 wait "$first"

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .trust import TrustCache
 
 log = logging.getLogger("quantsr.slicer")
+VolumeNode = slicer.vtkMRMLScalarVolumeNode
 COLOR_NODES = {"grey": "vtkMRMLColorTableNodeGrey", "viridis": "vtkMRMLColorTableNodeFileViridis.txt",
                "rainbow": "vtkMRMLColorTableNodeRainbow"}
 
@@ -113,10 +114,12 @@ class QuantSRSceneLogic:
                       batch_size: int | None = None, force: bool = False, runtime: str = "torch",
                       progress: Callable[[int, int], None] | None = None,
                       cancel: CancelToken | None = None,
-                      kinds: Sequence[MapKind] | None = None) -> list[slicer.vtkMRMLScalarVolumeNode]:
+                      kinds: Sequence[MapKind] | None = None,
+                      guide_nodes: Mapping[MapKind | str, VolumeNode] | None = None) -> list[VolumeNode]:
         """Super-resolve volume nodes in this process (console, tests); output nodes ("<name> DL") are created
         only once every map has succeeded, so an error or a cancel leaves the scene as it was. ``kinds``
-        (one per node) overrides what the nodes' attributes or names say. Torch is imported only for DL."""
+        (one per node) overrides what the nodes' attributes or names say. ``guide_nodes``: the study's other fast
+        maps by kind, not super-resolved, for models that read guide maps. Torch is imported only for DL."""
         from quantsr.errors import InputError
         from quantsr.mapkinds import MapKind
         from quantsr.methods import DL
@@ -135,7 +138,8 @@ class QuantSRSceneLogic:
             from quantsr.engine import EngineOptions
 
             options = EngineOptions(device=device, batch_size=batch_size, force_kind=force, runtime=runtime)
-        results = super_resolve_maps(maps, SRJob(method, model_paths, options), progress, cancel)
+        guides = {kind: map_from_volume_node(node, kind) for kind, node in self.slot_kinds(guide_nodes or {}).items()}
+        results = super_resolve_maps(maps, SRJob(method, model_paths, options, guides=guides), progress, cancel)
         return self.add_outputs(nodes, results, method)
 
     def add_outputs(self, nodes: Sequence[slicer.vtkMRMLScalarVolumeNode], results: Sequence,
@@ -158,10 +162,12 @@ class QuantSRSceneLogic:
     def start_super_resolution(self, slots: Mapping[MapKind | str, slicer.vtkMRMLScalarVolumeNode | None],
                                method: str = "dl", model_paths: dict[MapKind, Path] | None = None,
                                device: str = "auto", runtime: str = "torch", python: str | None = None,
-                               model_file: str | Path | None = None) -> SRTask:
+                               model_file: str | Path | None = None,
+                               guide_slots: Mapping[MapKind | str, VolumeNode | None] | None = None) -> SRTask:
         """Check the requirements first (torch only for DL), then the slots, then start the work in a child
         Python process: the panel polls it, so Slicer stays responsive and a crash or an out-of-memory cannot
-        take Slicer down. ``model_file`` (DL only) replaces the bundled model of the kind it was trained on."""
+        take Slicer down. ``model_file`` (DL only) replaces the bundled model of the kind it was trained on.
+        ``guide_slots``: the study's other fast maps (not super-resolved) for models that read guide maps."""
         from quantsr.errors import InputError
         from quantsr.methods import DL
 
@@ -176,7 +182,8 @@ class QuantSRSceneLogic:
             from quantsr.modelfile import read_model_info
 
             model_paths = {**(model_paths or {}), read_model_info(model_file).map_kind: Path(model_file)}
-        task = SRTask(self, checked, method, model_paths, device, runtime, python)
+        guides = self.slot_kinds(guide_slots or {}) if method == DL else {}
+        task = SRTask(self, checked, method, model_paths, device, runtime, python, guides)
         task.start()
         return task
 

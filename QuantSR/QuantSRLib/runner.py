@@ -65,10 +65,12 @@ class SRTask:
 
     def __init__(self, logic: QuantSRSceneLogic, slots: Mapping[MapKind, slicer.vtkMRMLScalarVolumeNode],
                  method: str = "dl", model_paths: Mapping[MapKind, Path] | None = None, device: str = "auto",
-                 runtime: str = "torch", python: str | None = None) -> None:
+                 runtime: str = "torch", python: str | None = None,
+                 guide_slots: Mapping[MapKind, slicer.vtkMRMLScalarVolumeNode] | None = None) -> None:
         self.logic = logic
         self.kinds = list(slots)
         self.nodes = list(slots.values())
+        self.guide_slots = dict(guide_slots or {})  # the study's other fast maps, read by guide-map models only
         self.method, self.device, self.runtime = method, device, runtime
         self.model_paths = {k.value: str(v) for k, v in (model_paths or {}).items()}
         self.python = python or python_executable()
@@ -86,8 +88,13 @@ class SRTask:
             path = self.folder / f"in{index}.npz"
             save_map(map_from_volume_node(node, kind), path)
             inputs.append(str(path))
-        job = {"inputs": inputs, "method": self.method, "device": self.device, "runtime": self.runtime,
-               "models": self.model_paths, "folder": str(self.folder)}
+        guides = []
+        for kind, node in self.guide_slots.items():
+            path = self.folder / f"guide_{kind.value}.npz"
+            save_map(map_from_volume_node(node, kind), path)
+            guides.append(str(path))
+        job = {"inputs": inputs, "guides": guides, "method": self.method, "device": self.device,
+               "runtime": self.runtime, "models": self.model_paths, "folder": str(self.folder)}
         (self.folder / "job.json").write_text(json.dumps(job))
         self.state = TaskState(total=sum(node.GetImageData().GetDimensions()[2] for node in self.nodes))
         self._log = open(self.folder / "log.txt", "w")  # noqa: SIM115 - closed in _cleanup

@@ -29,6 +29,7 @@ def main(job_path: str) -> int:
         from QuantSRLib.runner import load_map, save_map
 
         maps = [load_map(Path(path)) for path in job["inputs"]]
+        guides = {guide.kind: guide for guide in (load_map(Path(path)) for path in job.get("guides", []))}
         options = None
         if job["method"] == DL:
             from quantsr.engine import EngineOptions
@@ -40,7 +41,7 @@ def main(job_path: str) -> int:
         def progress(done: int, total: int) -> None:
             _write_json(progress_file, {"done": done, "total": total})
 
-        results = super_resolve_maps(maps, SRJob(job["method"], models, options), progress)
+        results = super_resolve_maps(maps, SRJob(job["method"], models, options, guides=guides), progress)
         for index, result in enumerate(results):
             save_map(result, folder / f"out{index}.npz")
     except Exception as exc:

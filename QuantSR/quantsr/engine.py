@@ -1,5 +1,6 @@
 """The engine: one generator over one map. ``SuperResolver`` runs a loaded model slice by slice over a QuantMap:
-normalise (``quantsr.normalisation``), batched inference under ``torch.inference_mode`` (or ONNX Runtime on the CPU,
+normalise (``quantsr.normalisation``; with the study's guide maps as extra channels for a model that reads them,
+``quantsr.guides``), batched inference under ``torch.inference_mode`` (or ONNX Runtime on the CPU,
 ``quantsr.onnxbackend``), denormalise, clip, then the fast-scan consistency step — with progress, cancellation and
 CUDA OOM back-off. On CUDA one batch stays in flight while the next is prepared and uploaded (``quantsr.streams``);
 the optimized path's speed-ups are ``quantsr.speedups``. A whole study (several maps, DL or a baseline) is a job:
@@ -12,22 +13,23 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .consistency import fast_consistent
+from .consistency import DEFAULT_SIGMA_MM, fast_consistent
 from .devices import describe_device, is_out_of_memory, resolve_device
 from .errors import CancelledError, ModelError
 from .geometry import upsampled_like
+from .guides import network_input
 from .mapkinds import MapKind
 from .methods import DL
 from .model import Generator
 from .modelfile import ModelInfo, find_bundled_model, load_model
-from .normalisation import BACKGROUND, denormalise_in_place, to_network_range
+from .normalisation import BACKGROUND, denormalise_in_place
 from .onnxbackend import OnnxRunner, resolve_runtime
 from .speedups import background_response, choose_cpu_convolution, fold_batchnorm, head_box, use_nnpack
 from .srjob import EngineOptions  # defined without torch (the CLI validates options before loading it)
@@ -109,6 +111,15 @@ def cpu_threads() -> int:
 CPU_OPTIMIZED_BATCH = 1
 
 
+def consistency_sigma(option: float | None, info: ModelInfo) -> float:
+    """The fast-scan consistency σ in mm: ``option`` if set, else the model's own (chosen on validation and recorded
+    in its file), else ``DEFAULT_SIGMA_MM``; 0 is off."""
+    for value in (option, info.fast_consistency_mm):
+        if value is not None:
+            return float(value)
+    return DEFAULT_SIGMA_MM
+
+
 def batch_size_for(height: int, width: int, channels: int, budget_mb: float) -> int:
     per_slice = height * width * channels * _BYTES_PER_LR_PIXEL_PER_CHANNEL
     return max(1, int(budget_mb * 1024 * 1024 // per_slice))
@@ -170,6 +181,11 @@ class SuperResolver:
                 )
         return cls.from_file(model_path, options)
 
+    @property
+    def consistency_mm(self) -> float:
+        """The fast-scan consistency σ this resolver applies (:func:`consistency_sigma`)."""
+        return consistency_sigma(self.options.fast_consistency_mm, self.info)
+
     def check_input(self, source: QuantMap) -> None:
         expected = self.info.map_kind
         if source.kind not in (expected, MapKind.UNKNOWN) and not self.options.force_kind:
@@ -184,14 +200,16 @@ class SuperResolver:
         source: QuantMap,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        guides: Mapping[MapKind, QuantMap] | None = None,
     ) -> QuantMap:
-        """Super-resolve every slice of ``source``; returns the map on the ×scale grid."""
+        """Super-resolve every slice of ``source``; returns the map on the ×scale grid. ``guides``: the study's
+        other fast maps by kind, of which a model with guide maps (``info.guide_kinds``) reads its own."""
         self.check_input(source)
         report = RunReport(slices=source.shape[0])
         started, cpu_started = time.perf_counter(), time.process_time()
         norm = self.info.norm_physical
-        lr = self._prepared_input(source, norm, report)
-        k, h, w = lr.shape
+        lr = self._prepared_input(source, norm, report, guides)
+        k, _channels, h, w = lr.shape
         scale = self.info.scale
         shape = (k, h * scale, w * scale)
         batch = self.options.batch_size or batch_size_for(
@@ -243,13 +261,14 @@ class SuperResolver:
             kind=self.info.map_kind if source.kind is MapKind.UNKNOWN else source.kind,
             metadata=metadata,
         )
-        if self.options.fast_consistency_mm > 0:
-            result = fast_consistent(result, source, self.options.fast_consistency_mm,
-                                     self.options.fast_consistency_eps)
+        if self.consistency_mm > 0:
+            result = fast_consistent(result, source, self.consistency_mm, self.options.fast_consistency_eps)
             report.seconds = time.perf_counter() - started
         return result
 
-    def _prepared_input(self, source: QuantMap, norm: float, report: RunReport) -> np.ndarray:
+    def _prepared_input(self, source: QuantMap, norm: float, report: RunReport,
+                        guides: Mapping[MapKind, QuantMap] | None) -> np.ndarray:
+        """The generator's input (slices, 1 + guides, rows, cols) after checking the map's values."""
         values = source.array
         if not np.all(np.isfinite(values)):
             raise ModelError("input map contains NaN or infinite values", source.metadata.get("source_path"))
@@ -267,7 +286,7 @@ class SuperResolver:
             message = f"{outside} voxels lie outside the model's range 0–{norm:g} {source.kind.unit} and were clipped"
             log.warning(message)
             report.warnings.append(message)
-        return to_network_range(values, norm)
+        return network_input(source, norm, self.info.guide_kinds, guides)
 
     def _launch(self, lr: np.ndarray, start: int, stop: int) -> _Launched:
         """Send slices ``start:stop`` to the generator. The optimized path sends only the slices with head,
@@ -275,12 +294,13 @@ class SuperResolver:
         batch = lr[start:stop]
         if not self.options.optimized:
             return _Launched(start, stop, None, None, self._forward(batch))
-        with_head = np.flatnonzero(np.any(batch > BACKGROUND + 1e-6, axis=(1, 2)))
-        box = head_box(batch[with_head], self.radius) if with_head.size else None
+        head = batch[:, 0]  # the map's own channel decides where the head is
+        with_head = np.flatnonzero(np.any(head > BACKGROUND + 1e-6, axis=(1, 2)))
+        box = head_box(head[with_head], self.radius) if with_head.size else None
         if box is None:  # all background: the output is already the background response
             return _Launched(start, stop, with_head, None, None)
         r0, r1, c0, c1 = box
-        return _Launched(start, stop, with_head, box, self._forward(batch[with_head, r0:r1, c0:c1]))
+        return _Launched(start, stop, with_head, box, self._forward(batch[with_head, :, r0:r1, c0:c1]))
 
     def _collect(self, in_flight: deque[_Launched], out: np.ndarray, keep: int,
                  progress: ProgressCallback | None) -> None:
@@ -300,9 +320,10 @@ class SuperResolver:
                 progress(item.stop, out.shape[0])
 
     def _forward(self, batch: np.ndarray) -> PendingResult:
+        """Run an (N, channels, h, w) batch; the result is (N, s·h, s·w)."""
         if self.runner is not None:
-            return PendingResult(self.runner(batch[:, np.newaxis])[:, 0])
-        tensor = torch.from_numpy(np.ascontiguousarray(batch[:, np.newaxis]))
+            return PendingResult(self.runner(batch)[:, 0])
+        tensor = torch.from_numpy(np.ascontiguousarray(batch))
         if self.channels_last and self.device.type == "cpu":
             tensor = tensor.contiguous(memory_format=torch.channels_last)
         return self.streams.launch(tensor, self._generate)

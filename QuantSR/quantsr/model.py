@@ -7,6 +7,10 @@ This is the SRGAN layout the paper used through TensorLayer; it costs ≈ 74 GFL
 ``residual="bicubic"`` (our addition, not the paper's) adds the bicubic-upsampled input to the output and
 drops the tanh: the network then learns only the correction to bicubic, so regional means — lesion values
 included — start at the fast scan's instead of being regenerated from what the training tissue looked like.
+
+``in_channels`` > 1 (our addition): channel 0 is the map being super-resolved, the others are the same study's
+other fast maps ("guides", e.g. T2 and PD for a T1 model — one acquisition, one grid). The bicubic skip takes
+channel 0 only. Guides show where CSF and tissue meet when the map itself cannot (T1's cortex, issue 16).
 """
 
 from __future__ import annotations
@@ -67,7 +71,8 @@ class ResidualBlock(nn.Module):
 
 
 class Generator(nn.Module):
-    """Maps normalised LR slices (N, 1, H, W) in [-1, 1] to HR slices (N, 1, sH, sW) in [-1, 1]."""
+    """Maps normalised LR slices (N, C, H, W) in [-1, 1] (channel 0: the map, others: guides) to HR slices
+    (N, 1, sH, sW) in [-1, 1]."""
 
     def __init__(self, config: GeneratorConfig | None = None) -> None:
         super().__init__()
@@ -88,7 +93,7 @@ class Generator(nn.Module):
         body = self.body_bn(self.body_conv(self.body(features)))
         correction = self.tail(self.upsample(features + body))
         if self.config.residual == "bicubic":
-            return correction + functional.interpolate(x, scale_factor=self.config.scale, mode="bicubic",
+            return correction + functional.interpolate(x[:, :1], scale_factor=self.config.scale, mode="bicubic",
                                                        align_corners=False)
         return torch.tanh(correction)
 

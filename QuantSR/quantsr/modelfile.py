@@ -27,7 +27,9 @@ from .mapkinds import DICOM_STORED_SCALE, QUANT_KINDS, MapKind
 from .model import Generator, GeneratorConfig
 
 FORMAT_NAME = "quantsr-model"
-FORMAT_VERSION = 2  # 2: the architecture may carry residual="bicubic" (version-1 readers would ignore it)
+# 2: the architecture may carry residual="bicubic" (version-1 readers would ignore it); 3: guide maps (extra input
+# channels) — older readers must refuse such a model rather than feed it one channel
+FORMAT_VERSION = 3
 METADATA_KEY = "quantsr"
 MODEL_SUFFIX = ".safetensors"
 #: Where bundled models live, relative to the repository / extension root.
@@ -49,6 +51,10 @@ class ModelInfo:
     weights_sha256: str = ""
     path: Path | None = None
     envelope: Envelope | None = None  # the training envelope; None: the file carries none (see training_envelope)
+    # The study's other fast maps the model reads as input channels 1, 2, … (quantsr.guides); () for a single-map model
+    guide_kinds: tuple[MapKind, ...] = ()
+    # The fast-scan consistency σ (mm) chosen for this model on validation (quantsr.consistency); None: the default
+    fast_consistency_mm: float | None = None
 
     @property
     def training_envelope(self) -> Envelope:
@@ -66,7 +72,8 @@ class ModelInfo:
     def to_json(self) -> dict[str, Any]:
         return {
             "format": FORMAT_NAME,
-            "format_version": 1 if self.config.residual == "none" else 2,  # older QuantSR still reads plain models
+            # older QuantSR still reads the models it can run
+            "format_version": 3 if self.guide_kinds else 1 if self.config.residual == "none" else 2,
             "map_kind": self.map_kind.value,
             "unit": self.map_kind.unit,
             "norm_physical": self.norm_physical,
@@ -81,6 +88,8 @@ class ModelInfo:
             "quantsr_version": self.quantsr_version,
             "weights_sha256": self.weights_sha256,
             **({"envelope": self.envelope.to_json()} if self.envelope else {}),  # older readers ignore it
+            **({"guide_maps": [kind.value for kind in self.guide_kinds]} if self.guide_kinds else {}),
+            **({"fast_consistency_mm": self.fast_consistency_mm} if self.fast_consistency_mm is not None else {}),
         }
 
     @classmethod
@@ -99,13 +108,22 @@ class ModelInfo:
             norm = float(data["norm_physical"])
             arch = dict(data["architecture"])
             config = GeneratorConfig.from_dict(arch)
+            guides = tuple(MapKind.parse(name) for name in data.get("guide_maps") or ())
+            consistency = data.get("fast_consistency_mm")
+            consistency = None if consistency is None else float(consistency)
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"model metadata is incomplete or invalid ({exc})", where) from None
         if kind not in QUANT_KINDS:
             raise ModelError(f"model metadata names an unsupported map kind {kind.value}", where)
+        if consistency is not None and not 0 <= consistency <= MAX_CONSISTENCY_MM:
+            raise ModelError(f"fast_consistency_mm {consistency:g} is outside 0–{MAX_CONSISTENCY_MM:g} mm", where)
+        if any(g not in QUANT_KINDS or g is kind for g in guides) or len(set(guides)) != len(guides):
+            raise ModelError(f"invalid guide maps {[g.value for g in guides]} for a {kind.value} model", where)
         if not (1 <= config.channels <= MAX_CHANNELS and config.residual_blocks <= MAX_BLOCKS
-                and config.scale <= MAX_SCALE and config.in_channels == config.out_channels == 1):
-            raise ModelError(f"implausible architecture in the metadata ({config}); refusing to build it", where)
+                and config.scale <= MAX_SCALE and config.in_channels == 1 + len(guides)
+                and config.out_channels == 1):
+            raise ModelError(f"implausible architecture in the metadata ({config}, guide maps "
+                             f"{[g.value for g in guides]}); refusing to build it", where)
         if not 0.5 * kind.norm_physical <= norm <= 2 * kind.norm_physical:
             raise ModelError(
                 f"normalisation {norm:g} {kind.unit} does not fit {kind.value} maps (expected about "
@@ -138,11 +156,14 @@ class ModelInfo:
             weights_sha256=str(data.get("weights_sha256", "")),
             path=path,
             envelope=envelope,
+            guide_kinds=guides,
+            fast_consistency_mm=consistency,
         )
 
 
 #: Limits on what a model file may ask us to build (a tampered header must not allocate gigabytes).
 MAX_CHANNELS, MAX_BLOCKS, MAX_SCALE = 1024, 64, 8
+MAX_CONSISTENCY_MM = 10.0
 
 
 def weights_sha256(state: dict[str, torch.Tensor]) -> str:

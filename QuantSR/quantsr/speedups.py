@@ -67,7 +67,8 @@ def background_response(generator: nn.Module, radius: int, device: torch.device)
     convs = [m for m in generator.modules() if isinstance(m, nn.Conv2d)]
     padding_modes = [conv.padding_mode for conv in convs]
     size = max(8, *(max(conv.kernel_size) for conv in convs))  # circular padding needs pad ≤ size
-    patch = torch.full((1, 1, size, size), BACKGROUND, device=device)
+    channels = convs[0].in_channels  # the map and any guide maps: all background
+    patch = torch.full((1, channels, size, size), BACKGROUND, device=device)
     try:
         for conv in convs:
             conv.padding_mode = "circular"

@@ -44,9 +44,10 @@ class EngineOptions:
     optimized: bool = True
     runtime: str = "torch"  # "torch", "onnxruntime" (CPU optimized path only) or "auto" (onnxruntime if installed)
     overlap: bool = True  # CUDA: upload / download on side streams while the previous / next batch computes
-    # Fast-scan consistency (quantsr.consistency; = its DEFAULT_SIGMA_MM / DEFAULT_EPS): the output's coarse level
-    # follows the fast scan, so DL cannot move a region's mean away from what was measured. 0 turns it off.
-    fast_consistency_mm: float = 1.0
+    # Fast-scan consistency (quantsr.consistency): the output's coarse level follows the fast scan, so DL cannot
+    # move a region's mean away from what was measured. σ in mm: None takes the model's own (chosen on validation,
+    # recorded in its file), else consistency.DEFAULT_SIGMA_MM; 0 turns the step off. ε: DEFAULT_EPS.
+    fast_consistency_mm: float | None = None
     fast_consistency_eps: float = 0.01
     fast: InitVar[bool | None] = None  # deprecated name of ``optimized`` (a keyword only; never stored)
 
@@ -80,6 +81,8 @@ class SRJob:
     options: EngineOptions | None = None
     data_consistency: bool = False  # replace the output's low frequencies by the fast scan's (quantsr.trust)
     dc_window_fraction: float = 1.0  # share of the fast acquisition window replaced (0.5: its central half)
+    # The study's other fast maps, not super-resolved themselves, that guide-map models read (quantsr.guides)
+    guides: dict[MapKind, QuantMap] = field(default_factory=dict)
     # Loaded models by (kind, model file), kept for the job's next maps and studies (`quantsr batch`, `report`).
     resolvers: dict[tuple[MapKind, Path | None], Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -100,9 +103,11 @@ def iter_super_resolved(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> Iterator[QuantMap]:
-    """:func:`super_resolve_maps` one map at a time, so a caller can write each result while the next computes."""
+    """:func:`super_resolve_maps` one map at a time, so a caller can write each result while the next computes. A
+    model that reads guide maps (the study's other fast maps, ``quantsr.guides``) takes them from ``maps``."""
     if job.method not in METHODS:
         raise ValueError(f"unknown method {job.method!r}: expected one of {', '.join(METHODS)}")
+    study = {**job.guides, **{m.kind: m for m in maps}}
     total = sum(m.shape[0] for m in maps)
     done = 0
     for qmap in maps:
@@ -111,7 +116,7 @@ def iter_super_resolved(
             if progress:
                 progress(offset + finished, total)
 
-        result = _run_dl(qmap, job, map_progress, cancel) if job.method == DL else _run_baseline(qmap, job)
+        result = _run_dl(qmap, job, map_progress, cancel, study) if job.method == DL else _run_baseline(qmap, job)
         if job.method != DL:
             map_progress(qmap.shape[0], qmap.shape[0])
         if job.data_consistency:
@@ -122,7 +127,8 @@ def iter_super_resolved(
         yield result
 
 
-def _run_dl(qmap: QuantMap, job: SRJob, progress: ProgressCallback, cancel: CancelToken | None) -> QuantMap:
+def _run_dl(qmap: QuantMap, job: SRJob, progress: ProgressCallback, cancel: CancelToken | None,
+            study: dict[MapKind, QuantMap]) -> QuantMap:
     from .engine import SuperResolver
 
     model = (job.model_paths or {}).get(qmap.kind)
@@ -131,7 +137,7 @@ def _run_dl(qmap: QuantMap, job: SRJob, progress: ProgressCallback, cancel: Canc
     if key not in job.resolvers:
         job.resolvers[key] = SuperResolver.for_kind(qmap.kind, model, job.options)
     setup, setup_cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    result = job.resolvers[key].run(qmap, progress, cancel)
+    result = job.resolvers[key].run(qmap, progress, cancel, guides=study)
     report = result.metadata["sr_report"]
     report.setup_seconds, report.setup_cpu_seconds = setup, setup_cpu
     return result

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from quantsr.cli import quiet_third_party, run_guarded
 from quantsr.commands.engineargs import add_engine_arguments, engine_options
-from quantsr.errors import QuantSRError
+from quantsr.errors import InputError, QuantSRError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="measure the training envelope (pixel spacing, matrix, slice thickness, value range) "
                         "from this cohort's fast maps (default: the checkpoint's training cohort; the bundled "
                         "models' simulated-data envelope when that is not reachable)")
+    export.add_argument("--fast-consistency", type=float, default=None, metavar="MM",
+                        help="the fast-scan consistency σ chosen for this model on validation, recorded in the file "
+                        "and applied by default at inference (default: none recorded → 1 mm; 0: off)")
     export.set_defaults(handler=_export)
 
     evaluate = sub.add_parser("evaluate", help="PSNR / SSIM / tissue bias on held-out subjects")
@@ -67,7 +70,10 @@ def _export(args: argparse.Namespace) -> int:
     from .export import export_checkpoint
 
     envelope = _training_envelope(args.checkpoint, args.envelope_from)
-    path = export_checkpoint(args.checkpoint, args.output, args.description, args.trained_on, envelope=envelope)
+    if args.fast_consistency is not None and not 0 <= args.fast_consistency <= 10:
+        raise InputError(f"--fast-consistency must lie in 0–10 mm, got {args.fast_consistency:g}")
+    path = export_checkpoint(args.checkpoint, args.output, args.description, args.trained_on, envelope=envelope,
+                             fast_consistency_mm=args.fast_consistency)
     print(f"wrote {path} (training envelope: {envelope.source})")
     return 0
 

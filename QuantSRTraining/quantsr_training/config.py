@@ -15,6 +15,7 @@ else:  # Python 3.10 (the project's floor) has no tomllib; tomli is the same par
     import tomli as tomllib
 
 from quantsr.errors import InputError
+from quantsr.mapkinds import QUANT_KINDS, MapKind
 from quantsr.model import GeneratorConfig
 
 
@@ -31,6 +32,9 @@ class DataConfig:
     rare_value_patches: float = 0.0  # share of patches centred on rare routine values (lesions, extremes)
     rare_value_power: float = 0.5  # voxel weight ∝ count(value bin)^−power: 0 = uniform, 1 = every bin equal
     cache_dir: str = ""  # preprocessed slices (default: <output>/cache)
+    # The study's other fast maps given to the network as extra input channels ("T2,PD" for a T1 model): they show
+    # where CSF and tissue meet when the map itself cannot (issue 16). model.in_channels follows (1 + guides).
+    guide_maps: str = ""
 
 
 @dataclass
@@ -147,13 +151,36 @@ class TrainConfig:
         return None
 
 
+def parse_guide_maps(text: str) -> tuple[MapKind, ...]:
+    """``data.guide_maps`` ("T2,PD") as map kinds; ValueError naming what is wrong."""
+    kinds = tuple(MapKind.parse(name.strip()) for name in text.split(",") if name.strip())
+    if any(kind not in QUANT_KINDS for kind in kinds):
+        raise ValueError(f"data.guide_maps must name T1, T2 or PD maps, got {text!r}")
+    if len(set(kinds)) != len(kinds):
+        raise ValueError(f"data.guide_maps names a map twice: {text!r}")
+    return kinds
+
+
 def validate(config: TrainConfig, source: str = "config", problems: list[str] | None = None) -> TrainConfig:
     """Settings whose range the types do not enforce, checked before any data is read; ``problems`` found
-    earlier (settings that could not be applied) are reported in the same error."""
+    earlier (settings that could not be applied) are reported in the same error. Completes
+    ``model.in_channels`` from ``data.guide_maps`` (1 + the number of guides) when it was left at 1."""
     problems = list(problems or [])
     generator = config.model.generator
-    if (generator.in_channels, generator.out_channels) != (1, 1):
-        problems.append("model.in_channels and model.out_channels must be 1: training pairs single maps")
+    try:
+        guides = parse_guide_maps(config.data.guide_maps)
+        if any(kind.value == config.data.map.upper() for kind in guides):
+            problems.append(f"data.guide_maps must not name the trained map itself ({config.data.map})")
+    except ValueError as exc:
+        problems.append(str(exc))
+        guides = ()
+    if generator.in_channels == 1 and guides:
+        config.model.generator = generator = dataclasses.replace(generator, in_channels=1 + len(guides))
+    if generator.in_channels != 1 + len(guides):
+        problems.append(f"model.in_channels must be 1 + the number of data.guide_maps ({1 + len(guides)}), "
+                        f"got {generator.in_channels}")
+    if generator.out_channels != 1:
+        problems.append("model.out_channels must be 1: the network outputs one map")
     if not 0 <= config.data.rare_value_patches <= 1:
         problems.append(f"data.rare_value_patches must lie in [0, 1], got {config.data.rare_value_patches}")
     if config.data.rare_value_power < 0:

@@ -31,26 +31,42 @@ class CachedSubject:
     lr_path: Path
     hr_path: Path
     slices: tuple[int, ...]  # slices with enough head to train on
+    guide_paths: tuple[Path, ...] = ()  # the guide maps' normalised LR stacks, in the model's channel order
+
+
+def _digest(*arrays: np.ndarray, norm: float) -> str:
+    key = hashlib.sha256()
+    for array in arrays:
+        key.update(np.ascontiguousarray(array).tobytes())
+    key.update(str(norm).encode())
+    return key.hexdigest()[:16]
+
+
+def _write_once(path: Path, array: np.ndarray, norm: float) -> None:
+    if not path.exists():
+        with atomic_path(path, suffix=".npy") as tmp:
+            np.save(tmp, to_network_range(array, norm))
 
 
 def cache_subject(paired: PairedSubject, norm: float, cache_dir: Path, min_head_fraction: float) -> CachedSubject:
-    """Write (once) the normalised LR / HR stacks of a subject; reuse them when the inputs are unchanged."""
+    """Write (once) the normalised LR / HR stacks of a subject (and of its guide maps, each normalised by its own
+    kind's constant); reuse them when the inputs are unchanged."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256()
-    for array in (paired.fast.array, paired.routine.array):
-        key.update(np.ascontiguousarray(array).tobytes())
-    key.update(str(norm).encode())
-    digest = key.hexdigest()[:16]
+    digest = _digest(paired.fast.array, paired.routine.array, norm=norm)
     stem = paired.subject.replace("/", "_")  # extra cohorts name subjects cohort/subject
     lr_path = cache_dir / f"{stem}_{digest}_lr.npy"
     hr_path = cache_dir / f"{stem}_{digest}_hr.npy"
-    for path, array in ((lr_path, paired.fast.array), (hr_path, paired.routine.array)):
-        if not path.exists():
-            with atomic_path(path, suffix=".npy") as tmp:
-                np.save(tmp, to_network_range(array, norm))
+    _write_once(lr_path, paired.fast.array, norm)
+    _write_once(hr_path, paired.routine.array, norm)
+    guide_paths = []
+    for guide in paired.guides:
+        guide_norm = guide.kind.norm_physical
+        path = cache_dir / f"{stem}_{_digest(guide.array, norm=guide_norm)}_guide_{guide.kind.value}.npy"
+        _write_once(path, guide.array, guide_norm)
+        guide_paths.append(path)
     head = (paired.fast.array > 0).mean(axis=(1, 2))
     slices = tuple(int(k) for k in np.flatnonzero(head >= min_head_fraction))
-    return CachedSubject(paired.subject, lr_path, hr_path, slices)
+    return CachedSubject(paired.subject, lr_path, hr_path, slices, tuple(guide_paths))
 
 
 class RareValueCentres:
@@ -91,7 +107,8 @@ class RareValueCentres:
 class PatchDataset(Dataset):
     """Item i = one training slice; each epoch draws a fresh aligned patch from it (with flips). With
     ``rare_share`` > 0 that share of the items instead draws a patch around a rare-value voxel anywhere in
-    the training set (:class:`RareValueCentres`)."""
+    the training set (:class:`RareValueCentres`). The LR patch has one channel per map: the map, then the
+    subject's guide maps (``CachedSubject.guide_paths``) at the same place."""
 
     def __init__(self, subjects: list[CachedSubject], lr_patch: int, scale: int, seed: int,
                  min_head_fraction: float = 0.25, rare_share: float = 0.0, rare_power: float = 0.5) -> None:
@@ -119,6 +136,7 @@ class PatchDataset(Dataset):
         return self._arrays[path]
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(LR patch (1 + guides, p, p), HR patch (1, s·p, s·p)), normalised."""
         rng = np.random.default_rng([self.seed, self.epoch, index])
         p, s = self.lr_patch, self.scale
         rare = self.rare.draw(rng) if self.rare is not None and rng.random() < self.rare_share else None
@@ -136,10 +154,11 @@ class PatchDataset(Dataset):
                 r, c = int(rng.integers(0, rows - p + 1)), int(rng.integers(0, cols - p + 1))
                 if (lr_stack[k, r : r + p, c : c + p] > -1).mean() >= self.min_head_fraction:  # background is −1
                     break
-        lr = np.asarray(lr_stack[k, r : r + p, c : c + p])
-        hr = np.asarray(hr_stack[k, r * s : (r + p) * s, c * s : (c + p) * s])
+        stacks = (lr_stack, *(self._array(path) for path in subject.guide_paths))
+        lr = np.stack([np.asarray(stack[k, r : r + p, c : c + p]) for stack in stacks])
+        hr = np.asarray(hr_stack[k, r * s : (r + p) * s, c * s : (c + p) * s])[None]
+        if rng.random() < 0.5:
+            lr, hr = lr[..., ::-1], hr[..., ::-1]
         if rng.random() < 0.5:
             lr, hr = lr[:, ::-1], hr[:, ::-1]
-        if rng.random() < 0.5:
-            lr, hr = lr[::-1], hr[::-1]
-        return (torch.from_numpy(np.ascontiguousarray(lr))[None], torch.from_numpy(np.ascontiguousarray(hr))[None])
+        return torch.from_numpy(np.ascontiguousarray(lr)), torch.from_numpy(np.ascontiguousarray(hr))

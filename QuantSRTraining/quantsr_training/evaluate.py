@@ -46,7 +46,7 @@ def evaluate_subject(paired: PairedSubject, resolver: SuperResolver | None, coho
     kind = paired.fast.kind
     outputs = {method_label(m): upsample(paired.fast, 2, m) for m in (LINEAR, BICUBIC)}
     if resolver is not None:
-        outputs[method_label(DL)] = resolver.run(paired.fast)
+        outputs[method_label(DL)] = resolver.run(paired.fast, guides={g.kind: g for g in paired.guides})
     routine = paired.routine.array
     result: dict = {"subject": paired.subject, "map": kind.value, "methods": {}}
     masks = tissue_masks(cohort, paired.subject, paired.routine)
@@ -78,9 +78,10 @@ def evaluate(models: dict[MapKind, Path | None], cohort: str | Path, subjects: l
     per_subject = []
     for kind, model in models.items():
         resolver = SuperResolver.from_file(model, options) if model else None
-        for source in read_sources(cohort, kind):
+        guides = resolver.info.guide_kinds if resolver else ()
+        for source in read_sources(cohort, kind, guides):
             if source.subject in subjects:
-                per_subject.append(evaluate_subject(pair_subject(source, kind), resolver, cohort,
+                per_subject.append(evaluate_subject(pair_subject(source, kind, guides=guides), resolver, cohort,
                                                     ssim_convention))
     return {"subjects": subjects, "ssim_convention": ssim_convention, "per_subject": per_subject,
             "summary": summarise(per_subject)}

@@ -13,10 +13,14 @@ from quantsr.mapkinds import MapKind
 from quantsr.model import Generator, GeneratorConfig
 from quantsr.modelfile import ModelInfo, save_model
 
+from .config import parse_guide_maps
+
 
 def export_checkpoint(checkpoint: str | Path, output: str | Path, description: str = "",
-                      trained_on: str | None = None, envelope: Envelope | None = None) -> Path:
-    """``envelope``: the training envelope the model file records (quantsr.envelope)."""
+                      trained_on: str | None = None, envelope: Envelope | None = None,
+                      fast_consistency_mm: float | None = None) -> Path:
+    """``envelope``: the training envelope the model file records (quantsr.envelope); ``fast_consistency_mm``: the
+    consistency σ chosen for the model on validation, which inference applies by default."""
     checkpoint = Path(checkpoint)
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
@@ -31,10 +35,12 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, description: s
         map_kind=kind,
         norm_physical=kind.norm_physical,
         config=generator.config,
+        guide_kinds=parse_guide_maps(config["data"].get("guide_maps", "")),
         trained_on=trained_on or f"{len(data.get('train_subjects', []))} subjects from {data.get('cohort', '?')}",
         description=description or f"QuantSR SRGAN generator for {kind.value} maps, iteration {state['iteration']}",
         training={"iteration": int(state["iteration"]), "config": config, "data": data},
         created=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         envelope=envelope,
+        fast_consistency_mm=fast_consistency_mm,
     )
     return save_model(generator, info, output)

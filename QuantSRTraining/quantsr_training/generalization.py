@@ -109,14 +109,22 @@ def masked_psnr_ssim(test: np.ndarray, reference: np.ndarray, mask: np.ndarray,
     return psnr, float(np.average(values, weights=weights))
 
 
-def cached_dl(resolver: SuperResolver, fast: QuantMap, cache: Path | None, key: str) -> QuantMap:
-    """DL output of ``fast``, read from / written to ``cache`` (one file per model, subject and map)."""
+def fast_guides(folder: Path, resolver: SuperResolver) -> dict[MapKind, QuantMap]:
+    """The subject's fast maps that ``resolver``'s model reads as guides (none for a single-map model)."""
+    return {kind: load_maps(folder / "dicom" / "fast" / kind.value, kind=kind)[0]
+            for kind in resolver.info.guide_kinds}
+
+
+def cached_dl(resolver: SuperResolver, fast: QuantMap, cache: Path | None, key: str,
+              guides: dict[MapKind, QuantMap] | None = None) -> QuantMap:
+    """DL output of ``fast`` (with the study's ``guides``), read from / written to ``cache`` (one file per model,
+    subject and map)."""
     if cache is None:
-        return resolver.run(fast)
+        return resolver.run(fast, guides=guides)
     path = cache / f"{key}_{(resolver.info.weights_sha256 or 'untrained')[:12]}.nrrd"
     if path.exists():
         return read_image(path, kind=fast.kind)
-    result = resolver.run(fast)
+    result = resolver.run(fast, guides=guides)
     cache.mkdir(parents=True, exist_ok=True)
     write_image(result, path)
     return result
@@ -146,7 +154,7 @@ def load_subject(cohort: Path, subject: str, kind: MapKind, resolver: SuperResol
     (routine,) = load_maps(folder / "dicom" / "routine" / kind.value, kind=kind)
     truth = read_image(folder / "truth" / f"{kind.value}.nrrd", kind=kind).array
     labels = np.rint(read_image(folder / "truth" / "labels.nrrd").array).astype(int)
-    dl = cached_dl(resolver, fast, cache, f"{cohort.name}_{subject}_{kind.value}")
+    dl = cached_dl(resolver, fast, cache, f"{cohort.name}_{subject}_{kind.value}", fast_guides(folder, resolver))
     if postprocess is not None:
         dl = postprocess(dl, fast)
     if not dl.same_geometry(routine):

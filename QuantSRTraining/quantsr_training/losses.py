@@ -2,9 +2,9 @@
 its registry), and :class:`GeneratorLoss`, the weighted sum of the terms a configuration turns on.
 
 Every generator term is called as ``term(fake, hr, lr)`` on batches of normalised maps: ``fake`` the
-generator's output and ``hr`` the routine patch, both (N, 1, H, W), ``lr`` the fast patch (N, 1, H/s, W/s), all
-in [−1, 1] (background −1). A term returns its unweighted value (a 0-d tensor); the log records it as
-``loss_<name>``.
+generator's output and ``hr`` the routine patch, both (N, 1, H, W), ``lr`` the fast patch (N, C, H/s, W/s:
+channel 0 the map, any others the study's guide maps), all in [−1, 1] (background −1). A term returns its
+unweighted value (a 0-d tensor); the log records it as ``loss_<name>``.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ def local_mean_loss(fake: torch.Tensor, real: torch.Tensor, size: int) -> torch.
 def fast_consistency_loss(fake: torch.Tensor, lr: torch.Tensor, size: int) -> torch.Tensor:
     """L1 between ``size``²-pixel local means of the output and of the bicubic-upsampled fast input: the
     output may sharpen and denoise, but not move a region's mean away from what the fast scan measured
-    (issue 16). For a residual-over-bicubic generator this penalises the low-frequency part of its correction."""
+    (issue 16); ``lr``'s channel 0 is the map (others are guides). For a residual-over-bicubic generator this
+    penalises the low-frequency part of its correction."""
     scale = fake.shape[-1] // lr.shape[-1]
-    upsampled = functional.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False)
+    upsampled = functional.interpolate(lr[:, :1], scale_factor=scale, mode="bicubic", align_corners=False)
     return functional.l1_loss(functional.avg_pool2d(fake, size), functional.avg_pool2d(upsampled, size))
 
 

@@ -1,6 +1,7 @@
 """Paired fast / routine maps per subject: from a simulator cohort or a user's manifest CSV, routine
 (optionally rigidly registered) resampled onto the fast map's ×2 grid so LR and HR slices pair by
-physical position. Subjects that cannot be paired are reported, never guessed."""
+physical position. A model with guide maps also gets the subject's other fast maps, on the fast map's grid.
+Subjects that cannot be paired are reported, never guessed."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import SimpleITK as sitk
 
 from quantsr.errors import InputError, QuantSRError
 from quantsr.geometry import upsampled_like
+from quantsr.guides import on_grid_of
 from quantsr.io.loader import load_maps
 from quantsr.mapkinds import MapKind
 from quantsr.volume import QuantMap
@@ -27,6 +29,7 @@ class SubjectSource:
     fast: Path
     routine: Path
     group: str = ""
+    guides: tuple[Path, ...] = ()  # the same subject's fast maps of the guide kinds, in their order
 
 
 @dataclass
@@ -35,11 +38,13 @@ class PairedSubject:
     fast: QuantMap  # LR, physical units
     routine: QuantMap  # HR on the fast map's ×2 grid, physical units
     group: str = ""
+    guides: tuple[QuantMap, ...] = ()  # the guide kinds' fast maps on the fast map's grid, physical units
 
 
-def read_sources(cohort: str | Path, kind: MapKind) -> list[SubjectSource]:
-    """Subjects with a fast and a routine series of ``kind``: a cohort folder's manifest.csv
-    (simulator layout) or a CSV with columns subject, map, fast, routine (paths relative to the CSV)."""
+def read_sources(cohort: str | Path, kind: MapKind, guides: tuple[MapKind, ...] = ()) -> list[SubjectSource]:
+    """Subjects with a fast and a routine series of ``kind`` (and a fast series of each ``guides`` kind): a cohort
+    folder's manifest.csv (simulator layout) or a CSV with columns subject, map, fast, routine (paths relative to
+    the CSV)."""
     path = Path(cohort)
     manifest = path / "manifest.csv" if path.is_dir() else path
     if not manifest.is_file():
@@ -49,12 +54,16 @@ def read_sources(cohort: str | Path, kind: MapKind) -> list[SubjectSource]:
         rows = list(csv.DictReader(handle))
     columns = set(rows[0]) if rows else set()
     sources: dict[str, dict[str, str]] = {}
+    fast_of: dict[tuple[str, str], str] = {}  # (subject, map) → fast path, for the guides
     if {"subject", "map", "protocol", "path"} <= columns:  # simulator layout
         for row in rows:
+            if row["protocol"] == "fast":
+                fast_of[row["subject"], row["map"].upper()] = row["path"]
             if row["map"] == kind.value and row["protocol"] in ("fast", "routine"):
                 sources.setdefault(row["subject"], {"group": row.get("group", "")})[row["protocol"]] = row["path"]
     elif {"subject", "map", "fast", "routine"} <= columns:
         for row in rows:
+            fast_of[row["subject"], row["map"].upper()] = row["fast"]
             if row["map"].upper() == kind.value:
                 sources[row["subject"]] = {"fast": row["fast"], "routine": row["routine"],
                                            "group": row.get("group", "")}
@@ -65,20 +74,28 @@ def read_sources(cohort: str | Path, kind: MapKind) -> list[SubjectSource]:
     for subject, entry in sorted(sources.items()):
         if "fast" not in entry or "routine" not in entry:
             raise InputError(f"subject {subject} lacks a fast or routine {kind.value} entry", manifest)
-        result.append(SubjectSource(subject, base / entry["fast"], base / entry["routine"], entry.get("group", "")))
+        missing = [g.value for g in guides if (subject, g.value) not in fast_of]
+        if missing:
+            raise InputError(f"subject {subject} lacks a fast {' and '.join(missing)} map (a guide map)", manifest)
+        result.append(SubjectSource(subject, base / entry["fast"], base / entry["routine"], entry.get("group", ""),
+                                    tuple(base / fast_of[subject, g.value] for g in guides)))
     if not result:
         raise InputError(f"lists no subject with {kind.value} maps", manifest)
     return result
 
 
-def pair_subject(source: SubjectSource, kind: MapKind, scale: int = 2, register: bool = False) -> PairedSubject:
-    """Load a subject's fast and routine maps and put routine on the fast map's ×``scale`` grid."""
+def pair_subject(source: SubjectSource, kind: MapKind, scale: int = 2, register: bool = False,
+                 guides: tuple[MapKind, ...] = ()) -> PairedSubject:
+    """Load a subject's fast and routine maps and put routine on the fast map's ×``scale`` grid (and the
+    ``guides`` kinds' fast maps, ``source.guides``, on the fast map's grid)."""
     (fast,) = load_maps(source.fast, kind=kind)
     (routine,) = load_maps(source.routine, kind=kind)
+    guide_maps = tuple(on_grid_of(fast, load_maps(path, kind=g)[0])
+                       for path, g in zip(source.guides, guides, strict=True))
     k, j, i = fast.shape
     target = upsampled_like(fast, np.zeros((k, j * scale, i * scale), np.float32), scale)
     if routine.same_geometry(target) and not register:
-        return PairedSubject(source.subject, fast, routine, source.group)
+        return PairedSubject(source.subject, fast, routine, source.group, guide_maps)
     overlap = _slice_overlap(fast, routine)
     if overlap < 0.9:
         raise QuantSRError(f"fast and routine cover different slabs ({overlap:.0%} overlap)", source.routine)
@@ -86,7 +103,7 @@ def pair_subject(source: SubjectSource, kind: MapKind, scale: int = 2, register:
     resampled = sitk.Resample(routine.to_sitk(), target.to_sitk(), transform, sitk.sitkLinear, 0.0,
                               sitk.sitkFloat32)
     paired = QuantMap.from_sitk(resampled, kind, routine.metadata)
-    return PairedSubject(source.subject, fast, paired, source.group)
+    return PairedSubject(source.subject, fast, paired, source.group, guide_maps)
 
 
 def _slice_overlap(fast: QuantMap, routine: QuantMap) -> float:
@@ -120,13 +137,13 @@ def register_rigid(fixed: QuantMap, moving: QuantMap) -> sitk.Transform:
     return transform
 
 
-def pair_all(sources: list[SubjectSource], kind: MapKind, scale: int = 2,
-             register: bool = False) -> tuple[list[PairedSubject], list[tuple[str, str]]]:
+def pair_all(sources: list[SubjectSource], kind: MapKind, scale: int = 2, register: bool = False,
+             guides: tuple[MapKind, ...] = ()) -> tuple[list[PairedSubject], list[tuple[str, str]]]:
     """Paired subjects and (subject, reason) for those that failed."""
     paired, failed = [], []
     for source in sources:
         try:
-            paired.append(pair_subject(source, kind, scale, register))
+            paired.append(pair_subject(source, kind, scale, register, guides))
         except QuantSRError as exc:
             failed.append((source.subject, str(exc)))
             log.warning("subject %s not paired: %s", source.subject, exc)

@@ -25,7 +25,7 @@ from quantsr.io.atomic import atomic_path
 from quantsr.mapkinds import MapKind
 from quantsr.model import Generator
 
-from .config import TrainConfig, validate
+from .config import TrainConfig, parse_guide_maps, validate
 from .dataset import CachedSubject, PatchDataset, cache_subject
 from .distributed import DistInfo, init_distributed, shutdown, training_device
 from .losses import GeneratorLoss, discriminator_loss
@@ -64,10 +64,11 @@ class ResumableSampler(Sampler[int]):
 
 def extra_sources(config: TrainConfig, kind: MapKind) -> list[SubjectSource]:
     """Subjects of ``data.extra_train_cohorts``: training only (never in the split), named cohort/subject."""
+    guides = parse_guide_maps(config.data.guide_maps)
     sources = []
     for cohort in (Path(c.strip()) for c in config.data.extra_train_cohorts.split(",") if c.strip()):
         name = cohort.name if cohort.is_dir() else cohort.parent.name  # a folder, or the folder of its CSV
-        sources += [dataclasses.replace(s, subject=f"{name}/{s.subject}") for s in read_sources(cohort, kind)]
+        sources += [dataclasses.replace(s, subject=f"{name}/{s.subject}") for s in read_sources(cohort, kind, guides)]
     return sources
 
 
@@ -76,7 +77,8 @@ def prepare_data(config: TrainConfig, output: Path, info: DistInfo) -> tuple[lis
     kind = MapKind.parse(config.data.map)
     if kind is MapKind.UNKNOWN:
         raise InputError("data.map must be T1, T2 or PD")
-    sources = read_sources(config.data.cohort, kind)
+    guides = parse_guide_maps(config.data.guide_maps)
+    sources = read_sources(config.data.cohort, kind, guides)
     split_path = Path(config.data.split_file) if config.data.split_file else output / "split.json"
     if split_path.exists():
         split = read_split(split_path)
@@ -89,13 +91,13 @@ def prepare_data(config: TrainConfig, output: Path, info: DistInfo) -> tuple[lis
     cache_dir = Path(config.data.cache_dir) if config.data.cache_dir else output / "cache"
     if info.enabled and not info.is_main:
         torch.distributed.barrier()  # rank 0 caches first
-    paired, failed = pair_all(train_sources, kind, config.model.generator.scale, config.data.register)
+    paired, failed = pair_all(train_sources, kind, config.model.generator.scale, config.data.register, guides)
     cached = [cache_subject(p, kind.norm_physical, cache_dir, config.data.min_head_fraction) for p in paired]
     if info.enabled and info.is_main:
         torch.distributed.barrier()
     description = {
         "cohort": str(config.data.cohort), "extra_train_cohorts": config.data.extra_train_cohorts,
-        "map": kind.value, "train_subjects": [c.subject for c in cached],
+        "map": kind.value, "guide_maps": [g.value for g in guides], "train_subjects": [c.subject for c in cached],
         "test_subjects": split["test"], "train_slices": sum(len(c.slices) for c in cached),
         "pairing_failed": failed, "split_file": str(split_path),
     }
@@ -263,7 +265,7 @@ class Trainer:
                 torch.distributed.broadcast(buffer, src=0)
 
     def step(self, lr: torch.Tensor, hr: torch.Tensor) -> dict[str, float]:
-        """One iteration on a batch (LR (N, 1, h, w), HR (N, 1, s·h, s·w), normalised): the discriminator's
+        """One iteration on a batch (LR (N, 1 + guides, h, w), HR (N, 1, s·h, s·w), normalised): the discriminator's
         step (after the warm-up), then the generator's on the configured loss terms; their values by log field."""
         adversarial = self.loss.has_adversarial and self.iteration >= self.config.optim.warmup_iterations
         self.g_model.train()

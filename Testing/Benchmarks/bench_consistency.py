@@ -88,7 +88,7 @@ def study_maps(args: argparse.Namespace) -> list[tuple[QuantMap, QuantMap]]:
             from quantsr.engine import EngineOptions, SuperResolver
 
             resolver = SuperResolver.for_kind(kind, options=EngineOptions(device="cpu", fast_consistency_mm=0.0))
-            dl = resolver.run(fast)
+            dl = resolver.run(fast, guides=found)
             dl.metadata.pop("sr_report", None)
             np.save(cached, dl.array)
         pairs.append((fast, dl))
@@ -133,7 +133,7 @@ def study_child(setting: str, args: argparse.Namespace) -> dict:
         return result  # type: ignore[return-value]
 
     engine.fast_consistent = measured  # type: ignore[assignment]  # the name SuperResolver.run calls
-    wall, cpu, _ = timed(lambda: [resolvers[m.kind].run(m) for m in maps])
+    wall, cpu, _ = timed(lambda: [resolvers[m.kind].run(m, guides=found) for m in maps])
     return {"seconds": wall, "cpu_seconds": cpu, "step_seconds": step["wall"], "step_cpu_seconds": step["cpu"]}
 
 

@@ -47,44 +47,52 @@ THREADS = 2
 NORM = MapKind.T1.norm_physical
 
 
-def fast_t1(workdir: Path) -> np.ndarray:
-    """The fast-protocol T1 map (slices, rows, cols) of one simulated subject, cached as .npy."""
-    cache = workdir / "fast_T1_seed77.npy"
-    if cache.exists():
-        return np.load(cache)
+def fast_maps(workdir: Path) -> dict[MapKind, np.ndarray]:
+    """The fast-protocol T1, T2 and PD maps (slices, rows, cols) of one simulated subject, cached as .npy."""
+    caches = {kind: workdir / f"fast_{kind.value}_seed77.npy" for kind in (MapKind.T1, MapKind.T2, MapKind.PD)}
+    if all(path.exists() for path in caches.values()):
+        return {kind: np.load(path) for kind, path in caches.items()}
     from quantsr.simulate.subject import simulate_subject
 
     started = time.perf_counter()
-    values = simulate_subject("bench", seed=77, n_lesions=2).maps["fast"][MapKind.T1].array.astype(np.float32)
-    print(f"(simulated the workload in {time.perf_counter() - started:.0f} s; cached as {cache})")
-    np.save(cache, values)
-    return values
+    fast = simulate_subject("bench", seed=77, n_lesions=2).maps["fast"]
+    print(f"(simulated the workload in {time.perf_counter() - started:.0f} s; cached in {workdir})")
+    for kind, path in caches.items():
+        np.save(path, fast[kind].array.astype(np.float32))
+    return {kind: np.load(path) for kind, path in caches.items()}
 
 
-def generator() -> tuple[Generator, str]:
-    """The bundled T1 generator (or a random paper-size one) in eval mode, BatchNorm not yet folded."""
+def model_input(maps: dict[MapKind, np.ndarray], guides: tuple[MapKind, ...]) -> np.ndarray:
+    """(slices, 1 + guides, rows, cols): T1 and the model's guide maps, each normalised by its own constant."""
+    return np.stack([normalise(np.clip(maps[kind], 0.0, kind.norm_physical), kind.norm_physical)
+                     for kind in (MapKind.T1, *guides)], axis=1).astype(np.float32)
+
+
+def generator() -> tuple[Generator, str, tuple[MapKind, ...]]:
+    """The bundled T1 generator (or a random paper-size one) in eval mode, BatchNorm not yet folded, and its guide
+    maps."""
     bundled = find_bundled_model(MapKind.T1)
     if bundled is not None:
-        model, _ = load_model(bundled)
-        return model.eval(), f"bundled {bundled.name}"
+        model, info = load_model(bundled)
+        return model.eval(), f"bundled {bundled.name}", info.guide_kinds
     torch.manual_seed(0)
-    return Generator(GeneratorConfig()).eval(), "random-initialised"
+    return Generator(GeneratorConfig()).eval(), "random-initialised", ()
 
 
 def batches(values: np.ndarray, size: int, calibration: int) -> tuple[np.ndarray, np.ndarray]:
-    """(test batch of 2 slices, calibration slices): normalised, float32, cropped to size² around the head."""
-    occupied = (values > 0).sum(axis=(1, 2))
+    """(test batch of 2 slices, calibration slices) of normalised (slices, channels, rows, cols) input, cropped to
+    size² around the head (channel 0's)."""
+    occupied = (values[:, 0] > -1).sum(axis=(1, 2))
     ranked = [int(i) for i in np.argsort(-occupied) if occupied[i] > 0.5 * occupied.max()]
     test = sorted(ranked[:2])
     rest = sorted(ranked[2:])
     calib = [rest[int(i)] for i in np.linspace(0, len(rest) - 1, min(calibration, len(rest)))]
-    head = np.any(values[test] > 0, axis=0)
+    head = np.any(values[test, 0] > -1, axis=0)
     rows, cols = np.flatnonzero(head.any(axis=1)), np.flatnonzero(head.any(axis=0))
     h, w = head.shape
     r0 = int(np.clip((rows[0] + rows[-1] + 1) // 2 - size // 2, 0, max(0, h - size)))
     c0 = int(np.clip((cols[0] + cols[-1] + 1) // 2 - size // 2, 0, max(0, w - size)))
-    crop = values[:, r0 : r0 + size, c0 : c0 + size]
-    norm = normalise(np.clip(crop, 0.0, NORM), NORM).astype(np.float32)
+    norm = np.ascontiguousarray(values[..., r0 : r0 + size, c0 : c0 + size])
     print(f"(test slices {test}, calibration slices {calib}, crop rows {r0}:{r0 + size}, cols {c0}:{c0 + size})")
     return norm[test], norm[calib]
 
@@ -93,7 +101,7 @@ def torch_fp32(model: Generator) -> Runner:
     model = model.to(memory_format=torch.channels_last)
 
     def run(batch: np.ndarray) -> np.ndarray:
-        tensor = torch.from_numpy(np.ascontiguousarray(batch[:, np.newaxis]))
+        tensor = torch.from_numpy(np.ascontiguousarray(batch))
         with torch.inference_mode():
             return model(tensor.contiguous(memory_format=torch.channels_last))[:, 0].numpy()
 
@@ -104,7 +112,7 @@ def export_onnx(model: Generator, example: np.ndarray, path: Path) -> Path:
     """TorchScript-based exporter (the dynamo exporter needs onnxscript); dynamic batch and size."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (torch.from_numpy(example[:, np.newaxis]),), str(path), dynamo=False,
+        torch.onnx.export(model, (torch.from_numpy(example),), str(path), dynamo=False,
                           input_names=["lr"], output_names=["sr"], opset_version=17,
                           dynamic_axes={"lr": {0: "n", 2: "h", 3: "w"}, "sr": {0: "n", 2: "sh", 3: "sw"}})
     return path
@@ -120,7 +128,7 @@ def ort_session(path: Path) -> Runner:
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def run(batch: np.ndarray) -> np.ndarray:
-        return session.run(None, {"lr": np.ascontiguousarray(batch[:, np.newaxis])})[0][:, 0]
+        return session.run(None, {"lr": np.ascontiguousarray(batch)})[0][:, 0]
 
     return run
 
@@ -142,7 +150,7 @@ def quantise_onnx(fp32: Path, calibration: np.ndarray, workdir: Path) -> tuple[P
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self.items = iter([{"lr": calibration[i : i + 1, np.newaxis]} for i in range(len(calibration))])
+            self.items = iter([{"lr": calibration[i : i + 1]} for i in range(len(calibration))])
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.items, None)
@@ -161,18 +169,18 @@ def torch_int8(unfolded: Generator, calibration: np.ndarray) -> Runner:
 
     torch.backends.quantized.engine = "x86"
     mapping = get_default_qconfig_mapping("x86").set_module_name("head", None).set_module_name("tail", None)
-    example = torch.from_numpy(calibration[:1, np.newaxis])
+    example = torch.from_numpy(calibration[:1])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         prepared = quantize_fx.prepare_fx(unfolded.eval(), mapping, (example,))
         with torch.inference_mode():
             for i in range(len(calibration)):
-                prepared(torch.from_numpy(calibration[i : i + 1, np.newaxis]))
+                prepared(torch.from_numpy(calibration[i : i + 1]))
         model = quantize_fx.convert_fx(prepared)
 
     def run(batch: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return model(torch.from_numpy(np.ascontiguousarray(batch[:, np.newaxis])))[:, 0].numpy()
+            return model(torch.from_numpy(np.ascontiguousarray(batch)))[:, 0].numpy()
 
     return run
 
@@ -195,8 +203,8 @@ def main() -> None:
     import onnx
     import onnxruntime
 
-    batch, calibration = batches(fast_t1(args.workdir), args.size, args.calibration)
-    unfolded, weights = generator()
+    unfolded, weights, guides = generator()
+    batch, calibration = batches(model_input(fast_maps(args.workdir), guides), args.size, args.calibration)
     folded = fold_batchnorm(unfolded)
     runners: dict[str, Runner] = {}
     problems: list[str] = []

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
@@ -26,7 +25,6 @@ from quantsr.volume import QuantMap
 from quantsr_training.generalization import ImageRow, Roi, measure_subject, summarise
 from quantsr_training.pairs import read_sources
 
-ROOT = Path(__file__).resolve().parents[2]
 Postprocess = Callable[[QuantMap, QuantMap], QuantMap] | None
 
 
@@ -57,14 +55,14 @@ def parse_setting(text: str) -> Postprocess:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cohort", type=Path, action="append", required=True)
-    parser.add_argument("--models", type=Path, default=ROOT / "Resources" / "Models")
-    parser.add_argument("--cache", type=Path, help="raw DL outputs are cached here (as generalization.py)")
+    from generalization import add_cohort_arguments  # this folder's protocol script (on the path when run)
+
+    add_cohort_arguments(parser)
     parser.add_argument("--setting", action="append", required=True, help="SIGMA_MM:EPS[:forward] or none")
     args = parser.parse_args()
     settings = {text: parse_setting(text) for text in args.setting}
     found: dict[str, tuple[list[Roi], list[ImageRow]]] = {text: ([], []) for text in settings}
-    for name in ("T1", "T2", "PD"):
+    for name in args.maps:
         kind = MapKind.parse(name)
         resolver = SuperResolver.from_file(args.models / f"quantsr_{kind.value.lower()}.safetensors",
                                            EngineOptions(fast_consistency_mm=0.0))

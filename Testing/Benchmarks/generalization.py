@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from quantsr.consistency import DEFAULT_EPS, fast_consistent
-from quantsr.engine import EngineOptions, SuperResolver
+from quantsr.engine import EngineOptions, SuperResolver, consistency_sigma
 from quantsr.mapkinds import MapKind
 from quantsr_training.generalization import (
     ImageRow,
@@ -49,16 +49,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_cohort_arguments(parser)
     parser.add_argument("--json", type=Path, help="write every ROI and the summary here")
-    parser.add_argument("--fast-consistency", type=float, default=0.0, metavar="MM",
+    parser.add_argument("--fast-consistency", default="0", metavar="MM",
                         help="apply the fast-scan consistency step with this σ in mm to the network output "
-                        "(quantsr.consistency, as `quantsr sr` does by default; 0: the raw network output)")
+                        "(quantsr.consistency; 0: the raw network output; 'model': each model's own σ, as `quantsr sr` "
+                        "does by default)")
     parser.add_argument("--fast-consistency-eps", type=float, default=DEFAULT_EPS,
                         help=f"its guided filter's edge threshold (default {DEFAULT_EPS:g}; 0: plain Gaussian)")
     parser.add_argument("--lesions-only", action="store_true",
                         help="measure lesions only and print the trust-flag tables (no tissues, regions, images)")
     args = parser.parse_args()
-    sigma, eps = args.fast_consistency, args.fast_consistency_eps
-    postprocess = (lambda dl, fast: fast_consistent(dl, fast, sigma, eps or None)) if sigma > 0 else None
+    eps = args.fast_consistency_eps
     rois: list[Roi] = []
     images: list[ImageRow] = []
     models = {}
@@ -67,7 +67,10 @@ def main() -> int:
         path = args.models / f"quantsr_{kind.value.lower()}.safetensors"
         # The raw network output is cached; the consistency step (if asked for) is applied after the cache.
         resolver = SuperResolver.from_file(path, EngineOptions(fast_consistency_mm=0.0))
-        models[kind.value] = {"file": str(path), "sha256": resolver.info.weights_sha256}
+        sigma = consistency_sigma(None if args.fast_consistency == "model" else float(args.fast_consistency),
+                                  resolver.info)
+        postprocess = (lambda dl, fast, s=sigma: fast_consistent(dl, fast, s, eps or None)) if sigma > 0 else None
+        models[kind.value] = {"file": str(path), "sha256": resolver.info.weights_sha256, "consistency_mm": sigma}
         for cohort in args.cohort:
             for source in read_sources(cohort, kind):
                 started = time.perf_counter()
@@ -81,7 +84,9 @@ def main() -> int:
                     images.append(image)
                 print(f"  {cohort.name}/{source.subject} {kind.value}: {time.perf_counter() - started:.1f} s",
                       file=sys.stderr)
-    consistency = f"fast-scan consistency σ = {sigma:g} mm, ε = {eps:g}" if sigma > 0 else "raw network output"
+    sigmas = {name: model["consistency_mm"] for name, model in models.items()}
+    consistency = ("raw network output" if not any(sigmas.values()) else "fast-scan consistency σ = "
+                   + ", ".join(f"{sigma:g} mm ({name})" for name, sigma in sigmas.items()) + f", ε = {eps:g}")
     if args.lesions_only:
         if args.json:
             write_json(args.json, rois, images, {})

@@ -29,13 +29,16 @@ from quantsr_training.pairs import read_sources
 FLIPS: tuple[tuple[int, ...], ...] = ((), (1,), (2,), (1, 2))  # axes of (slices, rows, columns)
 
 
-def self_ensemble(resolver: SuperResolver, fast: QuantMap) -> QuantMap:
-    """Mean of the raw network output over :data:`FLIPS` of the input, each flipped back."""
+def self_ensemble(resolver: SuperResolver, fast: QuantMap, guides: dict[MapKind, QuantMap] | None = None) -> QuantMap:
+    """Mean of the raw network output over :data:`FLIPS` of the input (and of its guide maps), each flipped back."""
     total: np.ndarray | None = None
     first: QuantMap | None = None
+
+    def flip(qmap: QuantMap, axes: tuple[int, ...]) -> QuantMap:
+        return dataclasses.replace(qmap, array=np.ascontiguousarray(np.flip(qmap.array, axes)))
+
     for axes in FLIPS:
-        flipped = dataclasses.replace(fast, array=np.ascontiguousarray(np.flip(fast.array, axes)))
-        result = resolver.run(flipped)
+        result = resolver.run(flip(fast, axes), guides={k: flip(g, axes) for k, g in (guides or {}).items()})
         values = np.flip(result.array, axes).astype(np.float64)
         total = values if total is None else total + values
         first = first or result

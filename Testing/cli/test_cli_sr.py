@@ -103,6 +103,9 @@ def test_dicom_folder_with_three_maps_to_dicom_and_nrrd(tmp_path, capsys) -> Non
     assert sorted(p.name for p in tmp_path.glob("x_*.nrrd")) == ["x_PD.nrrd", "x_T1.nrrd", "x_T2.nrrd"]
     assert main(["sr", str(study), "-o", str(study / "inside.nrrd"), "--method", "bicubic"]) == 1
     assert "inside the input" in capsys.readouterr().err
+    # one map of the folder by the bundled DL model: the folder's other maps are read as its guides, not resolved
+    assert main(["sr", str(study), "-o", str(tmp_path / "t1_dl.nrrd"), "--map", "T1", "--device", "cpu"]) == 0
+    assert read_image(tmp_path / "t1_dl.nrrd").shape == (2, 32, 32) and not list(tmp_path.glob("t1_dl_*"))
 
 
 @pytest.mark.parametrize("flag, value, message", [("--batch-size", "0", "--batch-size must be at least 1"),
@@ -125,3 +128,23 @@ def test_every_command_that_runs_a_model_takes_the_same_inference_options(capsys
         text = capsys.readouterr().out
         for option in ("--device", "--batch-size", "--memory-mb", "--runtime"):
             assert option in text, f"{command} lacks {option}"
+
+
+def test_sr_of_one_map_with_a_guide_map_model_reads_the_guides_given(tmp_path, capsys) -> None:
+    torch.manual_seed(0)
+    info = ModelInfo(MapKind.T1, MapKind.T1.norm_physical, guide_kinds=(MapKind.T2, MapKind.PD))
+    model = save_model(Generator(GeneratorConfig(channels=4, residual_blocks=1, in_channels=3, residual="bicubic")),
+                       info, tmp_path / "t1_guided.safetensors")
+    t1 = _fast_map()
+    paths = {}
+    for kind, scale in ((MapKind.T1, 1.0), (MapKind.T2, 0.08), (MapKind.PD, 0.07)):
+        paths[kind] = tmp_path / f"fast_{kind.value}.nrrd"
+        write_image(t1.with_array(t1.array * scale, kind=kind), paths[kind])
+    out = tmp_path / "t1_dl.nrrd"
+    command = ["sr", str(paths[MapKind.T1]), "-o", str(out), "--model", str(model), "--device", "cpu"]
+    assert main(command) == 1
+    assert "also reads the study's fast T2, PD maps; T2 and PD not given" in capsys.readouterr().err
+    assert not out.exists()
+    assert main([*command, "--guide", str(paths[MapKind.T2]), "--guide", str(paths[MapKind.PD])]) == 0
+    result = read_image(out)
+    assert result.shape == (3, 64, 64) and abs(float(result.array.mean()) - float(t1.array.mean())) < 50  # ms

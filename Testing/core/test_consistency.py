@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from quantsr.baselines import upsample
-from quantsr.consistency import DEFAULT_EPS, fast_consistent, guided_lowpass, lowpass_in_plane
+from quantsr.consistency import DEFAULT_EPS, DEFAULT_SIGMA_MM, fast_consistent, guided_lowpass, lowpass_in_plane
 from quantsr.mapkinds import MapKind
 from quantsr.volume import QuantMap
 
@@ -129,7 +129,7 @@ def test_engine_applies_the_consistency_step_by_default() -> None:
     from quantsr.model import Generator, GeneratorConfig
     from quantsr.modelfile import ModelInfo
 
-    assert EngineOptions().fast_consistency_mm == DEFAULT_SIGMA_MM
+    assert EngineOptions().fast_consistency_mm is None  # the model's own σ, else DEFAULT_SIGMA_MM
     assert EngineOptions().fast_consistency_eps == DEFAULT_EPS
     torch.manual_seed(3)
     generator = Generator(GeneratorConfig(channels=8, residual_blocks=1, residual="bicubic"))
@@ -247,3 +247,29 @@ def ndimage_gaussian(images: np.ndarray, sigma_rows: float, sigma_columns: float
 
     return ndimage.gaussian_filter(images.astype(np.float64), (0.0, sigma_rows, sigma_columns), mode="nearest",
                                    truncate=3.0)
+
+
+def test_a_model_file_carries_its_own_consistency_sigma_and_an_option_overrides_it(tmp_path) -> None:
+    """The σ chosen for a model on validation is recorded in its file and applied by default (issue 16, v4)."""
+    import torch
+
+    from quantsr.engine import EngineOptions, SuperResolver
+    from quantsr.errors import ModelError
+    from quantsr.model import Generator, GeneratorConfig
+    from quantsr.modelfile import ModelInfo, read_model_info, save_model
+
+    torch.manual_seed(3)
+    generator = Generator(GeneratorConfig(channels=4, residual_blocks=1, residual="bicubic"))
+    path = save_model(generator, ModelInfo(MapKind.T2, 2200.0, fast_consistency_mm=2.0), tmp_path / "t2.safetensors")
+    assert read_model_info(path).fast_consistency_mm == 2.0
+    fast = _fast(np.full((2, 24, 24), 80.0, np.float32))
+    by_model = SuperResolver.from_file(path, EngineOptions(device="cpu"))
+    assert by_model.consistency_mm == 2.0 and by_model.run(fast).metadata["fast_consistency_mm"] == 2.0
+    chosen = SuperResolver.from_file(path, EngineOptions(device="cpu", fast_consistency_mm=0.5))
+    assert chosen.run(fast).metadata["fast_consistency_mm"] == 0.5
+    off = SuperResolver.from_file(path, EngineOptions(device="cpu", fast_consistency_mm=0.0))
+    assert "fast_consistency_mm" not in off.run(fast).metadata
+    assert SuperResolver(generator, ModelInfo(MapKind.T2, 2200.0), EngineOptions()).consistency_mm == DEFAULT_SIGMA_MM
+    data = read_model_info(path).to_json()
+    with pytest.raises(ModelError, match="fast_consistency_mm 50 is outside 0–10 mm"):
+        ModelInfo.from_json(dict(data, fast_consistency_mm=50))

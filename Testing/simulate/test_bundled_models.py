@@ -20,7 +20,7 @@ def test_bundled_model_beats_bicubic_and_keeps_tissue_means(patient, kind) -> No
     if find_bundled_model(kind) is None:
         pytest.fail(f"no bundled {kind.value} model: Resources/Models must ship all three")
     fast, routine = patient.maps["fast"][kind], patient.maps["routine"][kind]
-    dl = SuperResolver.for_kind(kind).run(fast)
+    dl = SuperResolver.for_kind(kind).run(fast, guides=patient.maps["fast"])  # the study's other maps guide
     bicubic = upsample(fast, 2, "bicubic")
     dl_scores = image_scores(dl.array, routine.array, kind.norm_physical)
     bicubic_scores = image_scores(bicubic.array, routine.array, kind.norm_physical)

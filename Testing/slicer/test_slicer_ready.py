@@ -48,6 +48,32 @@ def test_dicom_browser_volumes_get_dl_volumes_in_the_right_slots(logic, scene) -
     assert task.folder is None  # temporary files removed
 
 
+def test_unticked_maps_guide_a_guide_map_model_in_the_worker(logic, scene, tmp_path) -> None:
+    import torch
+
+    from quantsr.model import Generator, GeneratorConfig
+    from quantsr.modelfile import ModelInfo, save_model
+
+    torch.manual_seed(0)
+    model = save_model(Generator(GeneratorConfig(channels=4, residual_blocks=1, in_channels=3, residual="bicubic")),
+                       ModelInfo(MapKind.T1, 4500.0, guide_kinds=(MapKind.T2, MapKind.PD)), tmp_path / "t1.safetensors")
+    t1 = _browser_volume(scene, MapKind.T1, "5: MAGiC Quant")
+    guides = {"T2": _browser_volume(scene, MapKind.T2, "6: MAGiC Quant"),
+              "PD": _browser_volume(scene, MapKind.PD, "7: MAGiC Quant")}
+    before = scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode")
+    alone = logic.start_super_resolution({"T1": t1}, "dl", {MapKind.T1: model}, device="cpu")
+    with pytest.raises(QuantSRError, match="also reads the study's fast T2, PD maps; T2 and PD not given"):
+        alone.run()
+    assert scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode") == before
+    task = logic.start_super_resolution({"T1": t1}, "dl", {MapKind.T1: model}, device="cpu", guide_slots=guides)
+    (out,) = task.run()
+    assert QuantSRSceneLogic.output_slot(out) == "dlT1" and out.GetImageData().GetDimensions() == (32, 32, 3)
+    assert scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode") == before + 1  # guides are not resolved
+    (console,) = logic.super_resolve([t1], model_paths={MapKind.T1: model}, device="cpu", kinds=[MapKind.T1],
+                                     guide_nodes=guides)  # the same from the Python console, in this process
+    np.testing.assert_allclose(slicer.util.arrayFromVolume(console), slicer.util.arrayFromVolume(out), atol=0.05)
+
+
 def test_a_volume_that_contradicts_its_slot_is_refused(logic, scene) -> None:
     t2 = _browser_volume(scene, MapKind.T2, "6: MAGiC Quant")
     with pytest.raises(InputError, match="values typical of a T2 map, not of the T1"):

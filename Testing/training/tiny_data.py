@@ -14,8 +14,13 @@ from quantsr.io.images import write_image
 from quantsr.mapkinds import MapKind
 from quantsr.volume import QuantMap
 
+#: The T2 and PD maps of a guide-map cohort: the T1 maps scaled into each kind's range (shape, grid and head kept).
+GUIDE_SCALE = {MapKind.T2: 0.08, MapKind.PD: 0.07}
 
-def write_tiny_cohort(folder: Path, subjects: int = 4, lr: int = 32, slices: int = 4, seed: int = 0) -> Path:
+
+def write_tiny_cohort(folder: Path, subjects: int = 4, lr: int = 32, slices: int = 4, seed: int = 0,
+                      guide_maps: bool = False) -> Path:
+    """``guide_maps``: also T2 and PD rows (:data:`GUIDE_SCALE` × the T1 maps), for models that read guides."""
     rng = np.random.default_rng(seed)
     rows = []
     for index in range(subjects):
@@ -34,8 +39,15 @@ def write_tiny_cohort(folder: Path, subjects: int = 4, lr: int = 32, slices: int
         subject = f"s{index:02d}"
         write_image(fast, folder / subject / "fast_T1.nrrd")
         write_image(routine, folder / subject / "routine_T1.nrrd")
+        group = "patient" if index == 0 else "healthy"
         rows.append({"subject": subject, "map": "T1", "fast": f"{subject}/fast_T1.nrrd",
-                     "routine": f"{subject}/routine_T1.nrrd", "group": "patient" if index == 0 else "healthy"})
+                     "routine": f"{subject}/routine_T1.nrrd", "group": group})
+        for kind, scale in GUIDE_SCALE.items() if guide_maps else ():
+            for name, qmap in (("fast", fast), ("routine", routine)):
+                path = folder / subject / f"{name}_{kind.value}.nrrd"
+                write_image(qmap.with_array(qmap.array * scale, kind=kind), path)
+            rows.append({"subject": subject, "map": kind.value, "fast": f"{subject}/fast_{kind.value}.nrrd",
+                         "routine": f"{subject}/routine_{kind.value}.nrrd", "group": group})
     manifest = folder / "pairs.csv"
     with open(manifest, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

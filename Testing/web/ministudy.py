@@ -95,7 +95,8 @@ def super_resolve(fast: dict[MapKind, QuantMap], kinds=(MapKind.T1, MapKind.T2))
     from quantsr.engine import EngineOptions
     from quantsr.srjob import SRJob, super_resolve_maps
 
-    results = super_resolve_maps([fast[k] for k in kinds], SRJob("dl", options=EngineOptions(device="cpu")))
+    job = SRJob("dl", options=EngineOptions(device="cpu"), guides=dict(fast))  # PD guides T1 and T2, unresolved
+    results = super_resolve_maps([fast[k] for k in kinds], job)
     return {result.kind: result for result in results}
 
 

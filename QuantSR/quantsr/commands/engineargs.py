@@ -18,16 +18,17 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--runtime", default="torch", choices=RUNTIMES,
                        help="what runs the model on the CPU: torch (default), onnxruntime (pip install "
                        "quantsr[onnx]; CUDA always runs torch) or auto (onnxruntime on the CPU if installed)")
-    group.add_argument("--fast-consistency", type=float, default=EngineOptions.fast_consistency_mm, metavar="MM",
-                       help="keep the output's coarse level (scale MM, default %(default)g) on the fast scan's, "
-                       "so DL cannot shift a lesion's or region's mean away from what was measured "
-                       "(docs/generalization.md); 0: the raw network output")
+    group.add_argument("--fast-consistency", type=float, default=None, metavar="MM",
+                       help="keep the output's coarse level (scale MM; default: the model's own setting, chosen on "
+                       "validation — `quantsr model-info` — else 1) on the fast scan's, so DL cannot shift a "
+                       "lesion's or region's mean away from what was measured (docs/generalization.md); 0: the raw "
+                       "network output")
 
 
 def engine_options(args: argparse.Namespace, force_kind: bool = False) -> EngineOptions:
     if args.batch_size is not None and args.batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if args.fast_consistency < 0:
+    if args.fast_consistency is not None and args.fast_consistency < 0:
         raise InputError(f"--fast-consistency must be 0 (off) or a positive σ in mm, got {args.fast_consistency:g}")
     if args.memory_mb <= 0:
         raise InputError(f"--memory-mb must be positive, got {args.memory_mb:g}")

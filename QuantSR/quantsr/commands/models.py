@@ -27,7 +27,15 @@ def info(args: argparse.Namespace) -> int:
     if args.model is None:
         for kind in QUANT_KINDS:
             path = find_bundled_model(kind)
-            print(f"{kind.value}: {path if path else 'not installed'}")
+            if path is None:
+                print(f"{kind.value}: not installed")
+                continue
+            model = read_model_info(path)
+            guides = ", ".join(g.value for g in model.guide_kinds)
+            notes = [f"also reads the fast {guides} maps"] if guides else []
+            if model.fast_consistency_mm is not None:
+                notes.append(f"fast-scan consistency σ {model.fast_consistency_mm:g} mm")
+            print(f"{kind.value}: {path}" + (f" ({'; '.join(notes)})" if notes else ""))
         return 0
     meta = read_model_info(args.model).to_json()
     meta["file_sha256"] = file_sha256(args.model)

@@ -45,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--series", help="DICOM series to use (SeriesNumber or SeriesInstanceUID) when several match")
     p.add_argument("--model", type=Path, help="model file (.safetensors); default: the bundled model")
+    p.add_argument("--guide", type=Path, action="append", default=[], metavar="PATH",
+                   help="the study's other fast maps (folder or file; repeatable) for models that read them as "
+                   "guides (the bundled ones do); default: the input folder")
     p.add_argument("--method", default=DL, choices=METHODS, help="dl (SRGAN) or a baseline")
     p.add_argument("--format", choices=FORMATS, help="output format (default from the output name)")
     p.add_argument("--force", action="store_true",
@@ -90,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
     total = sum(m.shape[0] for m in maps)
     job = SRJob(args.method, model_paths, options, data_consistency=args.data_consistency,
                 dc_window_fraction=args.dc_window)
+    if args.method == DL:
+        with timer.phase("read"):
+            job.guides = _guide_maps(args, maps, model_paths)
     # Each result is written on a writer thread while the next map computes (SimpleITK's writers release the GIL);
     # at most one write is pending, and a failed write stops the run at the next map.
     with tqdm(total=total, unit="slice", desc=f"SR ({args.method})", file=sys.stderr) as bar, \
@@ -132,6 +138,26 @@ def _write(result: QuantMap, source: QuantMap, target: Path, args: argparse.Name
     )
     if args.trust:
         _write_trust(result, source, target)
+
+
+def _guide_maps(args: argparse.Namespace, maps: list[QuantMap],
+                model_paths: dict[MapKind, Path] | None) -> dict[MapKind, QuantMap]:
+    """The fast maps the models need as guides (``quantsr.guides``) beyond those being super-resolved: read from
+    ``--guide`` paths, else from the input folder; none read when no model needs them."""
+    from ..io.loader import load_maps
+    from ..modelfile import find_bundled_model, read_model_info
+
+    needed: set[MapKind] = set()
+    for qmap in maps:
+        path = (model_paths or {}).get(qmap.kind) or find_bundled_model(qmap.kind)
+        if path is not None:
+            needed |= set(read_model_info(path).guide_kinds)
+    needed -= {m.kind for m in maps}
+    sources = args.guide or ([args.input] if args.input.is_dir() else [])
+    found: dict[MapKind, QuantMap] = {}
+    for source in sources if needed else []:
+        found.update({m.kind: m for m in load_maps(source) if m.kind in needed and m.kind not in found})
+    return found  # a guide still missing: the engine names it
 
 
 def _envelope_warnings(maps: list[QuantMap], model_paths: dict[MapKind, Path] | None) -> dict[MapKind, str]:

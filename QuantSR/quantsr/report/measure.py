@@ -36,7 +36,8 @@ METHODS = ("fast", "bicubic", "DL", "routine")
 NIQE_MIN_HEAD_FRACTION = 0.15
 
 Maps = dict[MapKind, QuantMap]
-SuperResolve = Callable[[QuantMap], QuantMap]
+#: ``SuperResolver.run``: called as ``run(fast_map, guides=the_study's_fast_maps)`` (guide-map models read those)
+SuperResolve = Callable[..., QuantMap]
 
 
 @dataclass
@@ -60,7 +61,7 @@ def load_volumes(files: SubjectFiles, super_resolve: dict[MapKind, SuperResolve]
     fast = volumes.methods["fast"]
     volumes.methods["bicubic"] = {kind: upsample(fast[kind], 2, "bicubic") for kind in QUANT_KINDS}
     if "DL" not in volumes.methods and super_resolve:
-        volumes.methods["DL"] = {kind: super_resolve[kind](fast[kind]) for kind in QUANT_KINDS}
+        volumes.methods["DL"] = {kind: super_resolve[kind](fast[kind], guides=fast) for kind in QUANT_KINDS}
     return volumes
 
 

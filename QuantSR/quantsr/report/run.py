@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..engine import EngineOptions, SuperResolver
+from ..engine import EngineOptions, SuperResolver, consistency_sigma
 from ..errors import InputError
 from ..io.atomic import atomic_path
 from ..io.images import read_image
@@ -67,7 +67,9 @@ def report_config(resolvers: dict[MapKind, SuperResolver], niqe_note: str, ssim_
     return {"models": _model_descriptions(resolvers), "niqe": niqe_note, "ssim": ssim_note,
             "quantsr_version": __version__,
             # the consistency step changes every DL value: a subject measured with other settings is stale
-            "fast_consistency": [engine.fast_consistency_mm, engine.fast_consistency_eps] if resolvers else None}
+            "fast_consistency": {kind.value: [consistency_sigma(engine.fast_consistency_mm, resolver.info),
+                                              engine.fast_consistency_eps]
+                                 for kind, resolver in resolvers.items()} or None}
 
 
 def _model_descriptions(resolvers: dict[MapKind, SuperResolver]) -> dict[str, str]:
