@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# Train, export and evaluate the bundled T1 / T2 / PD models (v4, issue 16).
+# Train, export and evaluate the bundled T1 / T2 / PD models (v3, issue 16).
 #   bash scripts/train_bundled.sh DATA_DIR RUN_DIR [MAPS]
-# Each model reads the study's other two fast maps as guide channels (data.guide_maps; quantsr.guides).
 # DATA_DIR holds the generalization protocol's cohorts: bash scripts/make_generalization_data.sh DATA_DIR
 # Training uses train_folded_a (every subject), train_folded_b and train_mni; validation and test cohorts are
 # never read here. Two maps train side by side as 1-thread processes (2 cores); models go to
@@ -30,17 +29,13 @@ train() {
   # the fast-consistency term won on validation for T1 and PD, not for T2 (docs/generalization.md, "Choices")
   local consistency=1.0
   [ "$map" = T2 ] && consistency=0.0
-  local guides
-  guides=$(echo "T1 T2 PD" | tr ' ' '\n' | grep -vx "$map" | paste -sd,)  # the study's other two maps
   OMP_NUM_THREADS=1 "$VENV/bin/quantsr-train" fit Resources/Models/train_bundled.toml --set "data.map=$map" \
-    --set "loss.fast_consistency=$consistency" --set "data.guide_maps=$guides" \
+    --set "loss.fast_consistency=$consistency" \
     --set "data.cohort=$DATA/train_folded_a" --set "data.extra_train_cohorts=$DATA/train_folded_b,$DATA/train_mni" \
     --set "run.output=$RUN/$map" --set "data.split_file=$RUN/split.json" --set "data.cache_dir=$RUN/cache" \
     "${resume[@]}" > "$RUN/$map.log" 2>&1
-  # inference's fast-scan consistency σ, chosen per model on validation (docs/generalization.md, "v4"): 2 mm for all
   "$VENV/bin/quantsr-train" export "$RUN/$map/checkpoints/last.pt" -o "$MODELS/quantsr_$lower.safetensors" \
-    --fast-consistency 2 \
-    --description "QuantSR bundled $map model v4 (reads the fast $guides maps too; L1 + local-mean + fast-consistency $consistency, residual over bicubic, folded-anatomy training; consistency step 2 mm at inference): trained on SIMULATED digital-phantom data, not clinical" \
+    --description "QuantSR bundled $map model v3 (L1 + local-mean + fast-consistency $consistency, residual over bicubic, folded-anatomy training): trained on SIMULATED digital-phantom data, not clinical" \
     --trained-on "28 simulated subjects: 22 with synthetic individual cortical folding (seeds 5001, 5003) + 6 on the MNI152 average brain (seed 5002), 20 patients with 1-14 randomised_full lesions; fast 192x128 R=3 -> routine 320x256 R=2"
 }
 set -- $MAPS
