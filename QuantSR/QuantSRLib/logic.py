@@ -6,7 +6,7 @@ this class."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -138,7 +138,8 @@ class QuantSRSceneLogic:
             from quantsr.engine import EngineOptions
 
             options = EngineOptions(device=device, batch_size=batch_size, force_kind=force, runtime=runtime)
-        guides = {kind: map_from_volume_node(node, kind) for kind, node in self.slot_kinds(guide_nodes or {}).items()}
+        guides = {kind: map_from_volume_node(node, kind)
+                  for kind, node in self._guide_slots([m.kind for m in maps], guide_nodes, model_paths).items()}
         results = super_resolve_maps(maps, SRJob(method, model_paths, options, guides=guides), progress, cancel)
         return self.add_outputs(nodes, results, method)
 
@@ -158,6 +159,17 @@ class QuantSRSceneLogic:
             self.apply_display(out)
             outputs.append(out)
         return outputs
+
+    def _guide_slots(self, kinds: Iterable[MapKind], slots: Mapping[MapKind | str, VolumeNode | None] | None,
+                     model_paths: Mapping[MapKind, Path] | None) -> dict[MapKind, VolumeNode]:
+        """The guide volumes the models for ``kinds`` read (checked against their slots); volumes no model reads are
+        left alone, so an unticked slot cannot stop a run that does not need it."""
+        from quantsr.guides import guides_needed
+        from quantsr.mapkinds import MapKind
+
+        needed = guides_needed(kinds, model_paths) if slots else set()
+        wanted = {slot: node for slot, node in (slots or {}).items() if MapKind.parse(slot) in needed}
+        return self.slot_kinds(wanted)
 
     def start_super_resolution(self, slots: Mapping[MapKind | str, slicer.vtkMRMLScalarVolumeNode | None],
                                method: str = "dl", model_paths: dict[MapKind, Path] | None = None,
@@ -182,7 +194,7 @@ class QuantSRSceneLogic:
             from quantsr.modelfile import read_model_info
 
             model_paths = {**(model_paths or {}), read_model_info(model_file).map_kind: Path(model_file)}
-        guides = self.slot_kinds(guide_slots or {}) if method == DL else {}
+        guides = self._guide_slots(checked, guide_slots, model_paths) if method == DL else {}
         task = SRTask(self, checked, method, model_paths, device, runtime, python, guides)
         task.start()
         return task

@@ -6,7 +6,8 @@ grid; a guide on another grid is resampled onto it in physical space (SimpleITK,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -18,6 +19,20 @@ from .volume import QuantMap
 
 #: A guide must cover at least this share of the map's head voxels (else it is another slab or another study).
 MIN_GUIDE_COVERAGE = 0.9
+
+
+def guides_needed(kinds: Iterable[MapKind], model_paths: Mapping[MapKind, Path] | None = None) -> set[MapKind]:
+    """The guide maps that the models for ``kinds`` (``model_paths``, else the bundled ones) read beyond ``kinds``
+    themselves: what a caller must load besides the maps it super-resolves (metadata only, no weights)."""
+    from .modelfile import find_bundled_model, read_model_info
+
+    kinds = set(kinds)
+    needed: set[MapKind] = set()
+    for kind in kinds:
+        path = (model_paths or {}).get(kind) or find_bundled_model(kind)
+        if path is not None:
+            needed |= set(read_model_info(path).guide_kinds)
+    return needed - kinds
 
 
 def on_grid_of(reference: QuantMap, guide: QuantMap) -> QuantMap:

@@ -12,7 +12,7 @@ from helpers.generators import trained_looking
 
 from quantsr.engine import EngineOptions, SuperResolver
 from quantsr.errors import ModelError
-from quantsr.guides import network_input, on_grid_of
+from quantsr.guides import guides_needed, network_input, on_grid_of
 from quantsr.mapkinds import MapKind
 from quantsr.model import Generator, GeneratorConfig
 from quantsr.modelfile import ModelInfo, load_model, read_model_info, save_model
@@ -149,3 +149,13 @@ def test_onnx_runtime_feeds_the_guides_too() -> None:
     onnx = _guided_resolver(runtime="onnxruntime").run(study[MapKind.T1], guides=study)
     assert onnx.metadata["sr_report"].runtime == "onnxruntime"
     np.testing.assert_allclose(onnx.array, reference.array, atol=0.05)  # ms
+
+
+def test_guides_needed_reads_the_model_files_metadata(tmp_path) -> None:
+    guided = save_model(Generator(GeneratorConfig(channels=4, residual_blocks=1, in_channels=3)),
+                        ModelInfo(MapKind.T1, 4500.0, guide_kinds=GUIDES), tmp_path / "t1.safetensors")
+    single = save_model(Generator(GeneratorConfig(channels=4, residual_blocks=1)), ModelInfo(MapKind.T2, 2200.0),
+                        tmp_path / "t2.safetensors")
+    assert guides_needed([MapKind.T1], {MapKind.T1: guided}) == {MapKind.T2, MapKind.PD}
+    assert guides_needed([MapKind.T1, MapKind.T2], {MapKind.T1: guided, MapKind.T2: single}) == {MapKind.PD}
+    assert guides_needed([MapKind.T2], {MapKind.T2: single}) == set()

@@ -72,6 +72,15 @@ def test_unticked_maps_guide_a_guide_map_model_in_the_worker(logic, scene, tmp_p
     (console,) = logic.super_resolve([t1], model_paths={MapKind.T1: model}, device="cpu", kinds=[MapKind.T1],
                                      guide_nodes=guides)  # the same from the Python console, in this process
     np.testing.assert_allclose(slicer.util.arrayFromVolume(console), slicer.util.arrayFromVolume(out), atol=0.05)
+    # a model that reads no guides ignores the unticked slots, even one the slot check would refuse
+    single = save_model(Generator(GeneratorConfig(channels=4, residual_blocks=1)), ModelInfo(MapKind.T1, 4500.0),
+                        tmp_path / "t1_single.safetensors")
+    wrong = {"PD": guides["T2"]}  # a T2 volume in the PD slot
+    with pytest.raises(InputError, match="values typical of a T2 map, not of the PD"):
+        logic.slot_kinds(wrong)
+    (plain,) = logic.super_resolve([t1], model_paths={MapKind.T1: single}, device="cpu", kinds=[MapKind.T1],
+                                   guide_nodes=wrong)
+    assert plain.GetImageData().GetDimensions() == (32, 32, 3)
 
 
 def test_a_volume_that_contradicts_its_slot_is_refused(logic, scene) -> None:

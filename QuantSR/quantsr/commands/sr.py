@@ -46,8 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--series", help="DICOM series to use (SeriesNumber or SeriesInstanceUID) when several match")
     p.add_argument("--model", type=Path, help="model file (.safetensors); default: the bundled model")
     p.add_argument("--guide", type=Path, action="append", default=[], metavar="PATH",
-                   help="the study's other fast maps (folder or file; repeatable) for models that read them as "
-                   "guides (the bundled ones do); default: the input folder")
+                   help="the study's other fast maps (folder or file; repeatable) for a model that reads them as "
+                   "guides (`quantsr model-info` lists a model's guides); default: the input folder")
     p.add_argument("--method", default=DL, choices=METHODS, help="dl (SRGAN) or a baseline")
     p.add_argument("--format", choices=FORMATS, help="output format (default from the output name)")
     p.add_argument("--force", action="store_true",
@@ -144,15 +144,10 @@ def _guide_maps(args: argparse.Namespace, maps: list[QuantMap],
                 model_paths: dict[MapKind, Path] | None) -> dict[MapKind, QuantMap]:
     """The fast maps the models need as guides (``quantsr.guides``) beyond those being super-resolved: read from
     ``--guide`` paths, else from the input folder; none read when no model needs them."""
+    from ..guides import guides_needed
     from ..io.loader import load_maps
-    from ..modelfile import find_bundled_model, read_model_info
 
-    needed: set[MapKind] = set()
-    for qmap in maps:
-        path = (model_paths or {}).get(qmap.kind) or find_bundled_model(qmap.kind)
-        if path is not None:
-            needed |= set(read_model_info(path).guide_kinds)
-    needed -= {m.kind for m in maps}
+    needed = guides_needed((m.kind for m in maps), model_paths)
     sources = args.guide or ([args.input] if args.input.is_dir() else [])
     found: dict[MapKind, QuantMap] = {}
     for source in sources if needed else []:
