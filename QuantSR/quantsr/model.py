@@ -93,7 +93,8 @@ class Generator(nn.Module):
         body = self.body_bn(self.body_conv(self.body(features)))
         correction = self.tail(self.upsample(features + body))
         if self.config.residual == "bicubic":
-            return correction + functional.interpolate(x[:, :1], scale_factor=self.config.scale, mode="bicubic",
+            skip = x if self.config.in_channels == 1 else x[:, :1]  # no Slice op in a single-map model's graph
+            return correction + functional.interpolate(skip, scale_factor=self.config.scale, mode="bicubic",
                                                        align_corners=False)
         return torch.tanh(correction)
 
