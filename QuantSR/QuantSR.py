@@ -309,7 +309,7 @@ class QuantSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         model = p.modelFile if p.modelFile and str(p.modelFile) not in ("", ".") else None
         with slicer.util.tryWithErrorDisplay(_("Super-resolution could not start."), waitCursor=True):
             slots = {m: getattr(p, f"fast{m}") for m in MAPS if getattr(p, f"process{m}")}
-            # the unticked maps' volumes guide the ticked ones (the bundled models read the study's other maps)
+            # the unticked maps' volumes guide the ticked ones (for a model that reads the study's other maps)
             guides = {m: getattr(p, f"fast{m}") for m in MAPS
                       if not getattr(p, f"process{m}") and getattr(p, f"fast{m}") is not None}
             self._task = self.logic.start_super_resolution(slots, p.method.value, device=p.device.value,

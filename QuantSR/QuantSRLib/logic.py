@@ -138,8 +138,8 @@ class QuantSRSceneLogic:
             from quantsr.engine import EngineOptions
 
             options = EngineOptions(device=device, batch_size=batch_size, force_kind=force, runtime=runtime)
-        guides = {kind: map_from_volume_node(node, kind)
-                  for kind, node in self._guide_slots([m.kind for m in maps], guide_nodes, model_paths).items()}
+        wanted = self._guide_slots([m.kind for m in maps], guide_nodes, model_paths) if method == DL else {}
+        guides = {kind: map_from_volume_node(node, kind) for kind, node in wanted.items()}
         results = super_resolve_maps(maps, SRJob(method, model_paths, options, guides=guides), progress, cancel)
         return self.add_outputs(nodes, results, method)
 
