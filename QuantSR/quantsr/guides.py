@@ -64,4 +64,6 @@ def network_input(source: QuantMap, norm: float, guides: Sequence[MapKind] = (),
             "not given: load the study's other maps too, or use a single-map model")
     channels = [to_network_range(source.array, norm)]
     channels += [to_network_range(on_grid_of(source, available[kind]).array, kind.norm_physical) for kind in guides]
+    if len(channels) == 1:
+        return channels[0][:, np.newaxis]  # a view: a single-map model's input is not copied once more
     return np.stack(channels, axis=1)

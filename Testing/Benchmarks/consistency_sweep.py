@@ -19,11 +19,9 @@ import numpy as np
 
 from quantsr.baselines import upsample
 from quantsr.consistency import fast_consistent, guided_lowpass, lowpass_in_plane
-from quantsr.engine import EngineOptions, SuperResolver
 from quantsr.mapkinds import MapKind
 from quantsr.volume import QuantMap
 from quantsr_training.generalization import ImageRow, Roi, measure_subject, summarise
-from quantsr_training.pairs import read_sources
 
 Postprocess = Callable[[QuantMap, QuantMap], QuantMap] | None
 
@@ -55,7 +53,7 @@ def parse_setting(text: str) -> Postprocess:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    from generalization import add_cohort_arguments  # this folder's protocol script (on the path when run)
+    from generalization import add_cohort_arguments, cohort_subjects, raw_resolver  # this folder's protocol script
 
     add_cohort_arguments(parser)
     parser.add_argument("--setting", action="append", required=True, help="SIGMA_MM:EPS[:forward] or none")
@@ -64,15 +62,13 @@ def main() -> int:
     found: dict[str, tuple[list[Roi], list[ImageRow]]] = {text: ([], []) for text in settings}
     for name in args.maps:
         kind = MapKind.parse(name)
-        resolver = SuperResolver.from_file(args.models / f"quantsr_{kind.value.lower()}.safetensors",
-                                           EngineOptions(fast_consistency_mm=0.0))
-        for cohort in args.cohort:
-            for source in read_sources(cohort, kind):
-                for text, postprocess in settings.items():
-                    rois, image = measure_subject(cohort, source.subject, kind, resolver, args.cache, postprocess)
-                    found[text][0].extend(rois)
-                    found[text][1].append(image)
-                print(f"  {cohort.name}/{source.subject} {name}", file=sys.stderr)
+        _path, resolver = raw_resolver(args.models, kind)
+        for cohort, subject in cohort_subjects(args.cohort, kind):
+            for text, postprocess in settings.items():
+                rois, image = measure_subject(cohort, subject, kind, resolver, args.cache, postprocess)
+                found[text][0].extend(rois)
+                found[text][1].append(image)
+            print(f"  {cohort.name}/{subject} {name}", file=sys.stderr)
     criteria = {text: summarise(*found[text])["criteria"] for text in settings}
     print("| criterion | " + " | ".join(f"`{text}`" for text in settings) + " |")
     print("|---|" + "---|" * len(settings))

@@ -20,18 +20,16 @@ from pathlib import Path
 import numpy as np
 
 from quantsr.consistency import DEFAULT_EPS, fast_consistent
-from quantsr.engine import EngineOptions, SuperResolver
 from quantsr.io.images import read_image
 from quantsr.mapkinds import MapKind
 from quantsr_training.edgeprofile import EdgeProfile, signed_distance
 from quantsr_training.generalization import load_subject
-from quantsr_training.pairs import read_sources
 
 METHODS = ("truth", "routine", "bicubic", "fast", "DL")
 
 
 def main() -> int:
-    from generalization import add_cohort_arguments  # this folder's protocol script (on the path when run)
+    from generalization import add_cohort_arguments, cohort_subjects, raw_resolver  # this folder's protocol script
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_cohort_arguments(parser)
@@ -49,20 +47,17 @@ def main() -> int:
           + (f"fast-scan consistency σ = {sigma:g} mm" if sigma > 0 else "raw network output"))
     for name in args.maps:
         kind = MapKind.parse(name)
-        path = args.models / f"quantsr_{kind.value.lower()}.safetensors"
-        resolver = SuperResolver.from_file(path, EngineOptions(fast_consistency_mm=0.0))
+        _path, resolver = raw_resolver(args.models, kind)
         profile, subjects = EdgeProfile(edges), 0
-        for cohort in args.cohort:
-            for source in read_sources(cohort, kind):
-                started = time.perf_counter()
-                maps = load_subject(cohort, source.subject, kind, resolver, args.cache, postprocess)
-                if args.anatomy and maps.anatomy != args.anatomy:
-                    continue
-                distance, include = geometry.get(maps.routine.spacing[0], cohort / source.subject, maps.labels)
-                profile.add(distance, include, {**maps.outputs, "truth": maps.truth})
-                subjects += 1
-                print(f"  {cohort.name}/{source.subject} {kind.value}: {time.perf_counter() - started:.1f} s",
-                      file=sys.stderr)
+        for cohort, subject in cohort_subjects(args.cohort, kind):
+            started = time.perf_counter()
+            maps = load_subject(cohort, subject, kind, resolver, args.cache, postprocess)
+            if args.anatomy and maps.anatomy != args.anatomy:
+                continue
+            distance, include = geometry.get(maps.routine.spacing[0], cohort / subject, maps.labels)
+            profile.add(distance, include, {**maps.outputs, "truth": maps.truth})
+            subjects += 1
+            print(f"  {cohort.name}/{subject} {kind.value}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
         print(markdown(kind, profile, subjects, resolver.info.weights_sha256[:12]))
     return 0
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from quantsr.consistency import DEFAULT_EPS, fast_consistent
@@ -45,6 +46,20 @@ def add_cohort_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache", type=Path, help="cache DL outputs here (one file per model, subject, map)")
 
 
+def raw_resolver(models: Path, kind: MapKind) -> tuple[Path, SuperResolver]:
+    """``kind``'s model file in ``models`` and its raw network: the consistency step, if asked for, is applied after
+    the DL cache (``cached_dl``), so the cache holds the network's own output whatever the setting."""
+    path = models / f"quantsr_{kind.value.lower()}.safetensors"
+    return path, SuperResolver.from_file(path, EngineOptions(fast_consistency_mm=0.0))
+
+
+def cohort_subjects(cohorts: list[Path], kind: MapKind) -> Iterator[tuple[Path, str]]:
+    """(cohort, subject) of every subject with ``kind`` maps in ``cohorts``, in order."""
+    for cohort in cohorts:
+        for source in read_sources(cohort, kind):
+            yield cohort, source.subject
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_cohort_arguments(parser)
@@ -64,26 +79,20 @@ def main() -> int:
     models = {}
     for name in args.maps:
         kind = MapKind.parse(name)
-        path = args.models / f"quantsr_{kind.value.lower()}.safetensors"
-        # The raw network output is cached; the consistency step (if asked for) is applied after the cache.
-        resolver = SuperResolver.from_file(path, EngineOptions(fast_consistency_mm=0.0))
+        path, resolver = raw_resolver(args.models, kind)
         sigma = consistency_sigma(None if args.fast_consistency == "model" else float(args.fast_consistency),
                                   resolver.info)
         postprocess = (lambda dl, fast, s=sigma: fast_consistent(dl, fast, s, eps or None)) if sigma > 0 else None
         models[kind.value] = {"file": str(path), "sha256": resolver.info.weights_sha256, "consistency_mm": sigma}
-        for cohort in args.cohort:
-            for source in read_sources(cohort, kind):
-                started = time.perf_counter()
-                if args.lesions_only:
-                    maps = load_subject(cohort, source.subject, kind, resolver, args.cache, postprocess)
-                    rois += lesion_rois(cohort, maps)
-                else:
-                    found, image = measure_subject(cohort, source.subject, kind, resolver, args.cache,
-                                                   postprocess)
-                    rois += found
-                    images.append(image)
-                print(f"  {cohort.name}/{source.subject} {kind.value}: {time.perf_counter() - started:.1f} s",
-                      file=sys.stderr)
+        for cohort, subject in cohort_subjects(args.cohort, kind):
+            started = time.perf_counter()
+            if args.lesions_only:
+                rois += lesion_rois(cohort, load_subject(cohort, subject, kind, resolver, args.cache, postprocess))
+            else:
+                found, image = measure_subject(cohort, subject, kind, resolver, args.cache, postprocess)
+                rois += found
+                images.append(image)
+            print(f"  {cohort.name}/{subject} {kind.value}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
     sigmas = {name: model["consistency_mm"] for name, model in models.items()}
     consistency = ("raw network output" if not any(sigmas.values()) else "fast-scan consistency σ = "
                    + ", ".join(f"{sigma:g} mm ({name})" for name, sigma in sigmas.items()) + f", ε = {eps:g}")

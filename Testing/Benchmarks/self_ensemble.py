@@ -19,12 +19,12 @@ import time
 
 import numpy as np
 
-from quantsr.engine import EngineOptions, SuperResolver
+from quantsr.engine import SuperResolver
 from quantsr.io.images import write_image
 from quantsr.io.loader import load_maps
 from quantsr.mapkinds import MapKind
 from quantsr.volume import QuantMap
-from quantsr_training.pairs import read_sources
+from quantsr_training.generalization import fast_guides
 
 FLIPS: tuple[tuple[int, ...], ...] = ((), (1,), (2,), (1, 2))  # axes of (slices, rows, columns)
 
@@ -47,7 +47,7 @@ def self_ensemble(resolver: SuperResolver, fast: QuantMap, guides: dict[MapKind,
 
 
 def main() -> int:
-    from generalization import add_cohort_arguments  # this folder's protocol script (on the path when run)
+    from generalization import add_cohort_arguments, cohort_subjects, raw_resolver  # this folder's protocol script
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_cohort_arguments(parser)
@@ -57,18 +57,16 @@ def main() -> int:
     args.cache.mkdir(parents=True, exist_ok=True)
     for name in args.maps:
         kind = MapKind.parse(name)
-        resolver = SuperResolver.from_file(args.models / f"quantsr_{kind.value.lower()}.safetensors",
-                                           EngineOptions(fast_consistency_mm=0.0))
-        for cohort in args.cohort:
-            for source in read_sources(cohort, kind):
-                key = f"{cohort.name}_{source.subject}_{kind.value}_{resolver.info.weights_sha256[:12]}"
-                path = args.cache / f"{key}.nrrd"  # generalization.cached_dl's file name
-                if path.exists():
-                    continue
-                started = time.perf_counter()
-                (fast,) = load_maps(cohort / source.subject / "dicom" / "fast" / kind.value, kind=kind)
-                write_image(self_ensemble(resolver, fast), path)
-                print(f"  {key}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        _model, resolver = raw_resolver(args.models, kind)
+        for cohort, subject in cohort_subjects(args.cohort, kind):
+            key = f"{cohort.name}_{subject}_{kind.value}_{resolver.info.weights_sha256[:12]}"
+            path = args.cache / f"{key}.nrrd"  # generalization.cached_dl's file name
+            if path.exists():
+                continue
+            started = time.perf_counter()
+            (fast,) = load_maps(cohort / subject / "dicom" / "fast" / kind.value, kind=kind)
+            write_image(self_ensemble(resolver, fast, fast_guides(cohort / subject, resolver)), path)
+            print(f"  {key}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return 0
 
 
