@@ -44,4 +44,5 @@ test_set test2 7101 7102
 test_set test3 7201 7202
 test_set test4 7301 7302
 test_set test5 7401 7402
+test_set test6 7501 7502
 wait "$first"

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .consistency import DEFAULT_SIGMA_MM, fast_consistent
+from .consistency import DEFAULT_FORWARD, DEFAULT_SIGMA_MM, fast_consistent
 from .devices import describe_device, is_out_of_memory, resolve_device
 from .errors import CancelledError, ModelError
 from .geometry import upsampled_like
@@ -120,6 +120,14 @@ def consistency_sigma(option: float | None, info: ModelInfo) -> float:
     return DEFAULT_SIGMA_MM
 
 
+def consistency_forward(option: str | None, info: ModelInfo) -> str:
+    """The fast-scan consistency's forward model: ``option`` if set, else the model's own, else "identity"."""
+    for value in (option, info.fast_consistency_forward):
+        if value is not None:
+            return value
+    return DEFAULT_FORWARD
+
+
 def batch_size_for(height: int, width: int, channels: int, budget_mb: float) -> int:
     per_slice = height * width * channels * _BYTES_PER_LR_PIXEL_PER_CHANNEL
     return max(1, int(budget_mb * 1024 * 1024 // per_slice))
@@ -185,6 +193,11 @@ class SuperResolver:
     def consistency_mm(self) -> float:
         """The fast-scan consistency σ this resolver applies (:func:`consistency_sigma`)."""
         return consistency_sigma(self.options.fast_consistency_mm, self.info)
+
+    @property
+    def consistency_forward(self) -> str:
+        """The forward model of the fast-scan consistency step (:func:`consistency_forward`)."""
+        return consistency_forward(self.options.fast_consistency_forward, self.info)
 
     def check_input(self, source: QuantMap) -> None:
         expected = self.info.map_kind
@@ -262,7 +275,8 @@ class SuperResolver:
             metadata=metadata,
         )
         if self.consistency_mm > 0:
-            result = fast_consistent(result, source, self.consistency_mm, self.options.fast_consistency_eps)
+            result = fast_consistent(result, source, self.consistency_mm, self.options.fast_consistency_eps,
+                                     self.consistency_forward)
             report.seconds = time.perf_counter() - started
         return result
 

@@ -20,6 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from . import __version__
+from .consistency import FORWARD_MODELS
 from .envelope import Envelope
 from .errors import ModelError
 from .io.atomic import atomic_path
@@ -55,6 +56,8 @@ class ModelInfo:
     guide_kinds: tuple[MapKind, ...] = ()
     # The fast-scan consistency σ (mm) chosen for this model on validation (quantsr.consistency); None: the default
     fast_consistency_mm: float | None = None
+    # ... and its forward model (consistency.FORWARD_MODELS); None: the default ("identity")
+    fast_consistency_forward: str | None = None
 
     @property
     def training_envelope(self) -> Envelope:
@@ -90,6 +93,8 @@ class ModelInfo:
             **({"envelope": self.envelope.to_json()} if self.envelope else {}),  # older readers ignore it
             **({"guide_maps": [kind.value for kind in self.guide_kinds]} if self.guide_kinds else {}),
             **({"fast_consistency_mm": self.fast_consistency_mm} if self.fast_consistency_mm is not None else {}),
+            **({"fast_consistency_forward": self.fast_consistency_forward}
+               if self.fast_consistency_forward is not None else {}),
         }
 
     @classmethod
@@ -111,12 +116,17 @@ class ModelInfo:
             guides = tuple(MapKind.parse(name) for name in data.get("guide_maps") or ())
             consistency = data.get("fast_consistency_mm")
             consistency = None if consistency is None else float(consistency)
+            forward = data.get("fast_consistency_forward")
+            forward = None if forward is None else str(forward)
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"model metadata is incomplete or invalid ({exc})", where) from None
         if kind not in QUANT_KINDS:
             raise ModelError(f"model metadata names an unsupported map kind {kind.value}", where)
         if consistency is not None and not 0 <= consistency <= MAX_CONSISTENCY_MM:
             raise ModelError(f"fast_consistency_mm {consistency:g} is outside 0–{MAX_CONSISTENCY_MM:g} mm", where)
+        if forward is not None and forward not in FORWARD_MODELS:
+            raise ModelError(f"unknown fast_consistency_forward {forward!r} (one of {', '.join(FORWARD_MODELS)})",
+                             where)
         if any(g not in QUANT_KINDS or g is kind for g in guides) or len(set(guides)) != len(guides):
             raise ModelError(f"invalid guide maps {[g.value for g in guides]} for a {kind.value} model", where)
         if not (1 <= config.channels <= MAX_CHANNELS and config.residual_blocks <= MAX_BLOCKS
@@ -158,6 +168,7 @@ class ModelInfo:
             envelope=envelope,
             guide_kinds=guides,
             fast_consistency_mm=consistency,
+            fast_consistency_forward=forward,
         )
 
 

@@ -136,6 +136,13 @@ def zero_filled_upsample(fast: QuantMap, scale: int = 2) -> QuantMap:
     return fine_grid_like(fast, fine, scale)
 
 
+def in_window_fast(fast: QuantMap, acquired: tuple[int, int] | None = None) -> QuantMap:
+    """A(zero-filled ``fast``): the fast map's own part inside its acquisition window. The fast map holds content
+    outside the window (the fit is non-linear and the background is cut to 0) that no band-limited map
+    reproduces, so a DL map is compared with this: one that adds only out-of-window detail matches it exactly."""
+    return to_fast_resolution(zero_filled_upsample(fast), fast, acquired)
+
+
 def head_mask(fast: QuantMap, erosion: int = HEAD_EROSION_PX) -> np.ndarray:
     """Head voxels of the fast map: fitted voxels (above a small floor, so a percentage is meaningful),
     holes filled for the outline, eroded in-plane against edge ringing."""
@@ -153,10 +160,7 @@ def deviation(dl: QuantMap, fast: QuantMap, acquired: tuple[int, int] | None = N
     """Per-voxel departure of ``dl`` from the fast scan (see the module docstring)."""
     acquired = acquired or acquisition_matrix(fast)
     low = to_fast_resolution(dl, fast, acquired)
-    # The fast map itself holds content outside its acquisition window (the fit is non-linear and the
-    # background is cut to 0): no band-limited map reproduces it, so compare with the fast map's own
-    # in-window part, A(zero-filled fast). A DL map that adds only out-of-window detail scores 0.
-    measured = to_fast_resolution(zero_filled_upsample(fast), fast, acquired)
+    measured = in_window_fast(fast, acquired)
     difference = (low.array - measured.array).astype(np.float32)
     head_low = head_mask(fast)
     percent_low = np.zeros_like(difference)

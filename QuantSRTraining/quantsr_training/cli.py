@@ -10,6 +10,7 @@ from pathlib import Path
 
 from quantsr.cli import quiet_third_party, run_guarded
 from quantsr.commands.engineargs import add_engine_arguments, engine_options
+from quantsr.consistency import FORWARD_MODELS
 from quantsr.errors import InputError, QuantSRError
 
 
@@ -38,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--fast-consistency", type=float, default=None, metavar="MM",
                         help="the fast-scan consistency σ chosen for this model on validation, recorded in the file "
                         "and applied by default at inference (default: none recorded → 1 mm; 0: off)")
+    export.add_argument("--fast-consistency-forward", choices=FORWARD_MODELS, default=None,
+                        help="the consistency step's forward model chosen on validation, recorded in the file "
+                        "(default: none recorded → identity)")
     export.set_defaults(handler=_export)
 
     evaluate = sub.add_parser("evaluate", help="PSNR / SSIM / tissue bias on held-out subjects")
@@ -73,7 +77,8 @@ def _export(args: argparse.Namespace) -> int:
     if args.fast_consistency is not None and not 0 <= args.fast_consistency <= 10:
         raise InputError(f"--fast-consistency must lie in 0–10 mm, got {args.fast_consistency:g}")
     path = export_checkpoint(args.checkpoint, args.output, args.description, args.trained_on, envelope=envelope,
-                             fast_consistency_mm=args.fast_consistency)
+                             fast_consistency_mm=args.fast_consistency,
+                             fast_consistency_forward=args.fast_consistency_forward)
     print(f"wrote {path} (training envelope: {envelope.source})")
     return 0
 

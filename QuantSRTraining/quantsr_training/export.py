@@ -18,9 +18,10 @@ from .config import parse_guide_maps
 
 def export_checkpoint(checkpoint: str | Path, output: str | Path, description: str = "",
                       trained_on: str | None = None, envelope: Envelope | None = None,
-                      fast_consistency_mm: float | None = None) -> Path:
-    """``envelope``: the training envelope the model file records (quantsr.envelope); ``fast_consistency_mm``: the
-    consistency σ chosen for the model on validation, which inference applies by default."""
+                      fast_consistency_mm: float | None = None, fast_consistency_forward: str | None = None) -> Path:
+    """``envelope``: the training envelope the model file records (quantsr.envelope); ``fast_consistency_mm`` /
+    ``fast_consistency_forward``: the consistency σ and forward model chosen for the model on validation, which
+    inference applies by default."""
     checkpoint = Path(checkpoint)
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
@@ -42,5 +43,6 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, description: s
         created=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         envelope=envelope,
         fast_consistency_mm=fast_consistency_mm,
+        fast_consistency_forward=fast_consistency_forward,
     )
     return save_model(generator, info, output)

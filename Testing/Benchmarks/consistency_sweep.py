@@ -4,9 +4,10 @@ the acceptance bars passed for each setting, side by side. Validation only — n
     .venv/bin/python Testing/Benchmarks/consistency_sweep.py --cohort /work/data/val_folded \\
         --cache /work/data/dl_cache --setting none --setting 1:0.01 --setting 1:gauss --setting 1:0.01:forward
 
-A setting is ``SIGMA_MM:EPS[:forward]``: EPS a number (guided filter) or ``gauss`` (plain Gaussian low-pass);
-``forward`` compares with the fast map's forward model of DL (2×2 mean, cubic upsampling) instead of DL itself —
-a variant that was tried and not kept. ``none`` is the raw network output.
+A setting is ``SIGMA_MM:EPS[:forward|:acquisition]``: EPS a number (guided filter) or ``gauss`` (plain Gaussian
+low-pass); ``forward`` compares with a 2×2-mean forward model of DL (cubic upsampling) instead of DL itself — a
+variant tried in session 7 and not kept; ``acquisition`` compares through the fast acquisition's k-space window
+(``quantsr.consistency``, ``forward="acquisition"``). ``none`` is the raw network output.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def parse_setting(text: str) -> Postprocess:
     parts = text.split(":")
     sigma = float(parts[0])
     eps = None if parts[1] == "gauss" else float(parts[1])
+    if len(parts) > 2 and parts[2] == "acquisition":
+        return lambda dl, fast: fast_consistent(dl, fast, sigma, eps, forward="acquisition")
     if len(parts) > 2 and parts[2] == "forward":
         return lambda dl, fast: forward_consistent(dl, fast, sigma, eps)
     return lambda dl, fast: fast_consistent(dl, fast, sigma, eps)
@@ -56,7 +59,7 @@ def main() -> int:
     from generalization import add_cohort_arguments, cohort_subjects, raw_resolver  # this folder's protocol script
 
     add_cohort_arguments(parser)
-    parser.add_argument("--setting", action="append", required=True, help="SIGMA_MM:EPS[:forward] or none")
+    parser.add_argument("--setting", action="append", required=True, help="SIGMA_MM:EPS[:forward|:acquisition] or none")
     args = parser.parse_args()
     settings = {text: parse_setting(text) for text in args.setting}
     found: dict[str, tuple[list[Roi], list[ImageRow]]] = {text: ([], []) for text in settings}

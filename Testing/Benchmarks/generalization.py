@@ -18,8 +18,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from quantsr.consistency import DEFAULT_EPS, fast_consistent
-from quantsr.engine import EngineOptions, SuperResolver, consistency_sigma
+from quantsr.consistency import DEFAULT_EPS, FORWARD_MODELS, fast_consistent
+from quantsr.engine import EngineOptions, SuperResolver, consistency_forward, consistency_sigma
 from quantsr.mapkinds import MapKind
 from quantsr_training.generalization import (
     ImageRow,
@@ -70,6 +70,8 @@ def main() -> int:
                         "does by default)")
     parser.add_argument("--fast-consistency-eps", type=float, default=DEFAULT_EPS,
                         help=f"its guided filter's edge threshold (default {DEFAULT_EPS:g}; 0: plain Gaussian)")
+    parser.add_argument("--fast-consistency-forward", choices=FORWARD_MODELS, default=None,
+                        help="the step's forward model (default: each model's own, else identity)")
     parser.add_argument("--lesions-only", action="store_true",
                         help="measure lesions only and print the trust-flag tables (no tissues, regions, images)")
     args = parser.parse_args()
@@ -82,8 +84,11 @@ def main() -> int:
         path, resolver = raw_resolver(args.models, kind)
         sigma = consistency_sigma(None if args.fast_consistency == "model" else float(args.fast_consistency),
                                   resolver.info)
-        postprocess = (lambda dl, fast, s=sigma: fast_consistent(dl, fast, s, eps or None)) if sigma > 0 else None
-        models[kind.value] = {"file": str(path), "sha256": resolver.info.weights_sha256, "consistency_mm": sigma}
+        forward = consistency_forward(args.fast_consistency_forward, resolver.info)
+        postprocess = ((lambda dl, fast, s=sigma, f=forward: fast_consistent(dl, fast, s, eps or None, f))
+                       if sigma > 0 else None)
+        models[kind.value] = {"file": str(path), "sha256": resolver.info.weights_sha256, "consistency_mm": sigma,
+                              "consistency_forward": forward}
         for cohort, subject in cohort_subjects(args.cohort, kind):
             started = time.perf_counter()
             if args.lesions_only:
@@ -95,7 +100,8 @@ def main() -> int:
             print(f"  {cohort.name}/{subject} {kind.value}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
     sigmas = {name: model["consistency_mm"] for name, model in models.items()}
     consistency = ("raw network output" if not any(sigmas.values()) else "fast-scan consistency σ = "
-                   + ", ".join(f"{sigma:g} mm ({name})" for name, sigma in sigmas.items()) + f", ε = {eps:g}")
+                   + ", ".join(f"{sigma:g} mm ({name})" for name, sigma in sigmas.items()) + f", ε = {eps:g}, "
+                   + "forward model " + ", ".join(f"{m['consistency_forward']} ({n})" for n, m in models.items()))
     if args.lesions_only:
         if args.json:
             write_json(args.json, rois, images, {})

@@ -31,6 +31,9 @@ def test_cached_subjects_are_stale_when_the_consistency_setting_changes(tmp_path
     raw = report_config(resolvers, "niqe", "ssim", EngineOptions(fast_consistency_mm=0.0))
     assert default != raw
     own = resolvers[MapKind.T1].consistency_mm  # the bundled model's own σ (1 mm when its file records none)
-    assert own > 0 and default["fast_consistency"] == {"T1": [own, 0.01]}
-    assert raw["fast_consistency"] == {"T1": [0.0, 0.01]}
+    forward = resolvers[MapKind.T1].consistency_forward  # its own forward model ("identity" when it records none)
+    assert own > 0 and default["fast_consistency"] == {"T1": [own, 0.01, forward]}
+    assert raw["fast_consistency"] == {"T1": [0.0, 0.01, forward]}
+    other = "acquisition" if forward == "identity" else "identity"
+    assert report_config(resolvers, "niqe", "ssim", EngineOptions(fast_consistency_forward=other)) != default
     assert report_config({}, "niqe", "ssim", EngineOptions())["fast_consistency"] is None  # no DL, nothing to differ

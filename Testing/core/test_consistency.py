@@ -273,3 +273,102 @@ def test_a_model_file_carries_its_own_consistency_sigma_and_an_option_overrides_
     data = read_model_info(path).to_json()
     with pytest.raises(ModelError, match="fast_consistency_mm 50 is outside 0–10 mm"):
         ModelInfo.from_json(dict(data, fast_consistency_mm=50))
+
+
+def _acquired_phantom(lesion: bool) -> tuple[QuantMap, np.ndarray]:
+    """A 64² fast T2 map acquired (k-space window 48×32, quantsr.trust) from a sharp 128² object — a head with a
+    thin cortex-like ribbon next to CSF and, optionally, a lesion — and the object itself."""
+    fine = np.zeros((1, 128, 128), np.float32)
+    rows, columns = np.indices((128, 128))
+    head = (rows - 64) ** 2 + (columns - 64) ** 2 < 56 ** 2
+    fine[0][head] = 80.0  # white matter
+    fine[0][head & (np.abs(columns - 64) < 3)] = 2000.0  # a CSF-filled sulcus, 6 fine pixels wide
+    fine[0][head & (np.abs(columns - 64) >= 3) & (np.abs(columns - 64) < 7)] = 100.0  # cortex beside it
+    if lesion:
+        fine[0][(rows - 40) ** 2 + (columns - 90) ** 2 < 6 ** 2] = 150.0
+    template = QuantMap(np.zeros((1, 64, 64), np.float32), origin=(-60.0, -60.0, 0.0), spacing=(1.875, 1.875, 5.0),
+                        kind=MapKind.T2, metadata={"acquisition_matrix": [48, 0, 0, 32]})
+    from quantsr.trust import fine_grid_like, to_fast_resolution
+
+    fast = to_fast_resolution(fine_grid_like(template, fine), template)
+    # as a fitted map: the background cut to 0, no negative ringing
+    fast = fast.with_array(np.where(fine[:, ::2, ::2] > 0, np.maximum(fast.array, 0.0), 0.0).astype(np.float32))
+    return fast, fine
+
+
+def test_acquisition_forward_model_keeps_an_edge_the_fast_scan_blurred() -> None:
+    """DL that resolved the cortex next to a sulcus (the object itself): comparing it with the fast scan directly
+    puts the fast scan's partial volume back into the cortex (identity), comparing it as the fast acquisition
+    would have seen it leaves it nearly as it was (issue 16, session 11)."""
+    fast, fine = _acquired_phantom(lesion=False)
+    dl = _dl_like(fast, fine)
+    cortex = np.zeros((128, 128), bool)
+    cortex[20:108, 58:62] = True  # both sides of the sulcus (columns 62–66), away from the scalp
+    cortex[20:108, 67:71] = True
+    identity = fast_consistent(dl, fast, 1.0).array[0]
+    acquisition = fast_consistent(dl, fast, 1.0, forward="acquisition")
+    assert acquisition.metadata["fast_consistency_forward"] == "acquisition"
+    identity_error = abs(identity[cortex].mean() - 100.0)
+    acquisition_error = abs(acquisition.array[0][cortex].mean() - 100.0)
+    assert identity_error > 10.0  # CSF blurred back into the cortex
+    assert acquisition_error < 0.25 * identity_error
+
+
+def test_acquisition_forward_model_restores_an_erased_lesion() -> None:
+    """DL that erased a 12-pixel-wide lesion gets most of the lesion's contrast back, as with the identity model."""
+    fast, _ = _acquired_phantom(lesion=True)
+    dl = _dl_like(fast, _acquired_phantom(lesion=False)[1])
+    rows, columns = np.indices((128, 128))
+    core = (rows - 40) ** 2 + (columns - 90) ** 2 < 4 ** 2
+    result = fast_consistent(dl, fast, 1.0, forward="acquisition").array[0]
+    identity = fast_consistent(dl, fast, 1.0).array[0]
+    assert result[core].mean() - 80.0 > 0.6 * (identity[core].mean() - 80.0)
+    assert result[core].mean() > 110.0
+    outside = np.zeros((128, 128), bool)
+    outside[:6, :6] = outside[-6:, -6:] = True  # background well beyond the head (the filters' reach): as empty
+    # as with the identity model
+    np.testing.assert_allclose(result[outside], identity[outside], atol=0.2)
+
+
+def test_unknown_forward_model_is_an_error() -> None:
+    fast = _fast(np.full((1, 16, 16), 80.0))
+    with pytest.raises(ValueError, match="unknown forward model 'sinc'"):
+        fast_consistent(_dl_like(fast, np.full((1, 32, 32), 80.0)), fast, 1.0, forward="sinc")
+
+
+def test_a_model_file_carries_its_forward_model_and_an_option_overrides_it(tmp_path) -> None:
+    import torch
+
+    from quantsr.engine import EngineOptions, SuperResolver
+    from quantsr.errors import ModelError
+    from quantsr.model import Generator, GeneratorConfig
+    from quantsr.modelfile import ModelInfo, read_model_info, save_model
+
+    torch.manual_seed(3)
+    generator = Generator(GeneratorConfig(channels=4, residual_blocks=1, residual="bicubic"))
+    info = ModelInfo(MapKind.T2, 2200.0, fast_consistency_mm=1.0, fast_consistency_forward="acquisition")
+    path = save_model(generator, info, tmp_path / "t2.safetensors")
+    assert read_model_info(path).fast_consistency_forward == "acquisition"
+    fast = _fast(np.full((2, 24, 24), 80.0, np.float32))
+    by_model = SuperResolver.from_file(path, EngineOptions(device="cpu"))
+    assert by_model.consistency_forward == "acquisition"
+    assert by_model.run(fast).metadata["fast_consistency_forward"] == "acquisition"
+    chosen = SuperResolver.from_file(path, EngineOptions(device="cpu", fast_consistency_forward="identity"))
+    assert "fast_consistency_forward" not in chosen.run(fast).metadata
+    assert SuperResolver(generator, ModelInfo(MapKind.T2, 2200.0), EngineOptions()).consistency_forward == "identity"
+    with pytest.raises(ModelError, match="unknown fast_consistency_forward 'sinc'"):
+        ModelInfo.from_json(dict(read_model_info(path).to_json(), fast_consistency_forward="sinc"))
+
+
+def test_command_line_sets_the_forward_model() -> None:
+    import argparse
+
+    from quantsr.commands.engineargs import add_engine_arguments, engine_options
+
+    parser = argparse.ArgumentParser()
+    add_engine_arguments(parser)
+    assert engine_options(parser.parse_args([])).fast_consistency_forward is None  # the model's own
+    chosen = engine_options(parser.parse_args(["--fast-consistency-forward", "acquisition"]))
+    assert chosen.fast_consistency_forward == "acquisition"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--fast-consistency-forward", "sinc"])

@@ -81,8 +81,10 @@ def test_a_trained_guided_model_runs_in_the_core_as_trained(guided_manifest, tin
                        "loss.fast_consistency": 1.0}.items():
         config.set(key, value)
     last = Trainer(config).fit()
-    model_path = export_checkpoint(last, tmp_path / "t1.safetensors", fast_consistency_mm=2.0)
-    assert SuperResolver.from_file(model_path).consistency_mm == 2.0  # the σ chosen on validation, recorded
+    model_path = export_checkpoint(last, tmp_path / "t1.safetensors", fast_consistency_mm=2.0,
+                                   fast_consistency_forward="acquisition")
+    recorded = SuperResolver.from_file(model_path)  # the σ and forward model chosen on validation, recorded
+    assert recorded.consistency_mm == 2.0 and recorded.consistency_forward == "acquisition"
     resolver = SuperResolver.from_file(model_path, EngineOptions(device="cpu", fast_consistency_mm=0.0))
     assert resolver.info.guide_kinds == GUIDES and resolver.info.config.in_channels == 3
     study = {kind: read_image(guided_manifest.parent / "s01" / f"fast_{kind.value}.nrrd", kind=kind)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..consistency import FORWARD_MODELS
 from ..errors import InputError
 from ..onnxbackend import RUNTIMES  # onnxbackend loads torch and onnxruntime only when a session is built
 from ..srjob import EngineOptions
@@ -23,6 +24,11 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
                        "validation — `quantsr model-info` — else 1) on the fast scan's, so DL cannot shift a "
                        "lesion's or region's mean away from what was measured (docs/generalization.md); 0: the raw "
                        "network output")
+    group.add_argument("--fast-consistency-forward", choices=FORWARD_MODELS, default=None,
+                       help="what the output is compared with the fast scan through: identity (the output itself) "
+                       "or acquisition (the output as the fast acquisition's k-space window would have seen it, "
+                       "which leaves edges the fast scan blurred sharp); default: the model's own setting, else "
+                       "identity")
 
 
 def engine_options(args: argparse.Namespace, force_kind: bool = False) -> EngineOptions:
@@ -34,4 +40,5 @@ def engine_options(args: argparse.Namespace, force_kind: bool = False) -> Engine
         raise InputError(f"--memory-mb must be positive, got {args.memory_mb:g}")
     return EngineOptions(device=args.device, batch_size=args.batch_size, memory_budget_mb=args.memory_mb,
                          runtime=args.runtime, force_kind=force_kind,
-                         fast_consistency_mm=args.fast_consistency)
+                         fast_consistency_mm=args.fast_consistency,
+                         fast_consistency_forward=args.fast_consistency_forward)

@@ -35,6 +35,8 @@ def info(args: argparse.Namespace) -> int:
             notes = [f"also reads the fast {guides} maps"] if guides else []
             if model.fast_consistency_mm is not None:
                 notes.append(f"fast-scan consistency σ {model.fast_consistency_mm:g} mm")
+            if model.fast_consistency_forward is not None:
+                notes.append(f"consistency through the {model.fast_consistency_forward} forward model")
             print(f"{kind.value}: {path}" + (f" ({'; '.join(notes)})" if notes else ""))
         return 0
     meta = read_model_info(args.model).to_json()

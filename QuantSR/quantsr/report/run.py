@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..engine import EngineOptions, SuperResolver, consistency_sigma
+from ..engine import EngineOptions, SuperResolver, consistency_forward, consistency_sigma
 from ..errors import InputError
 from ..io.atomic import atomic_path
 from ..io.images import read_image
@@ -68,7 +68,8 @@ def report_config(resolvers: dict[MapKind, SuperResolver], niqe_note: str, ssim_
             "quantsr_version": __version__,
             # the consistency step changes every DL value: a subject measured with other settings is stale
             "fast_consistency": {kind.value: [consistency_sigma(engine.fast_consistency_mm, resolver.info),
-                                              engine.fast_consistency_eps]
+                                              engine.fast_consistency_eps,
+                                              consistency_forward(engine.fast_consistency_forward, resolver.info)]
                                  for kind, resolver in resolvers.items()} or None}
 
 
