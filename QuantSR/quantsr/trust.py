@@ -139,8 +139,11 @@ def zero_filled_upsample(fast: QuantMap, scale: int = 2) -> QuantMap:
 def in_window_fast(fast: QuantMap, acquired: tuple[int, int] | None = None) -> QuantMap:
     """A(zero-filled ``fast``): the fast map's own part inside its acquisition window. The fast map holds content
     outside the window (the fit is non-linear and the background is cut to 0) that no band-limited map
-    reproduces, so a DL map is compared with this: one that adds only out-of-window detail matches it exactly."""
-    return to_fast_resolution(zero_filled_upsample(fast), fast, acquired)
+    reproduces, so a DL map is compared with this: one that adds only out-of-window detail matches it exactly.
+    Taken from the fast map's own k-space: the same samples as the window of its zero-filled upsampling."""
+    window = acquired or acquisition_matrix(fast)
+    low = truncate(fast.array.astype(np.float64), window, fast.shape[1], _fov_mm(fast, window))
+    return fast.with_array(low, metadata=dict(fast.metadata, method="in-window part"))
 
 
 def head_mask(fast: QuantMap, erosion: int = HEAD_EROSION_PX) -> np.ndarray:
