@@ -27,6 +27,7 @@ from the fast scan at σ and gets its mean back.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -38,8 +39,11 @@ import numpy as np
 from scipy import ndimage
 
 from .baselines import baseline_device, upsample
+from .errors import InputError
 from .trust import in_window_fast, to_fast_resolution
 from .volume import QuantMap
+
+log = logging.getLogger("quantsr")
 
 #: Chosen on the validation cohort (docs/generalization.md, "Fast-scan consistency"): σ 1 mm, guided, ε 0.01.
 DEFAULT_SIGMA_MM = 1.0
@@ -113,8 +117,13 @@ def fast_consistent(dl: QuantMap, fast: QuantMap, sigma_mm: float = DEFAULT_SIGM
         raise ValueError(f"fast map upsampled to {upsampled_shape}, DL map is {tuple(dl.shape)}")
     metadata = dict(dl.metadata, fast_consistency_mm=sigma_mm)
     if forward == "acquisition":
-        # The fast path adds F(reference − DL); this reference makes that F(B(A(fast)) − B(A(DL)))
-        target, outside = acquisition_reference(dl, fast, scale)
+        try:
+            # The fast path adds F(reference − DL); this reference makes that F(B(A(fast)) − B(A(DL)))
+            target, outside = acquisition_reference(dl, fast, scale)
+        except InputError as exc:  # a grid the k-space model does not fit (non-square, window larger than grid)
+            log.warning("fast-scan consistency: the acquisition forward model does not apply (%s); comparing the "
+                        "output itself with the fast scan instead", exc)
+            return fast_consistent(dl, fast, sigma_mm, eps, "identity")
 
         def reference(index: int) -> np.ndarray:
             return target[index]

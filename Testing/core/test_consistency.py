@@ -372,3 +372,17 @@ def test_command_line_sets_the_forward_model() -> None:
     assert chosen.fast_consistency_forward == "acquisition"
     with pytest.raises(SystemExit):
         parser.parse_args(["--fast-consistency-forward", "sinc"])
+
+
+def test_acquisition_model_on_a_grid_it_does_not_fit_falls_back_to_identity(caplog) -> None:
+    """A non-square fast grid (the k-space model needs one FOV both ways): the step still runs, as identity,
+    and says so."""
+    array = np.full((1, 24, 20), 80.0, np.float32)
+    array[0, 8:14, 8:12] = 120.0
+    fast = _fast(array)
+    dl = _dl_like(fast, np.full((1, 48, 40), 80.0))
+    with caplog.at_level("WARNING", logger="quantsr"):
+        result = fast_consistent(dl, fast, 1.0, forward="acquisition")
+    np.testing.assert_array_equal(result.array, fast_consistent(dl, fast, 1.0).array)
+    assert "fast_consistency_forward" not in result.metadata
+    assert "acquisition forward model does not apply" in caplog.text and "square" in caplog.text
