@@ -40,6 +40,7 @@ from scipy import ndimage
 
 from .baselines import baseline_device, upsample
 from .errors import InputError
+from .srjob import DEFAULT_FORWARD, FORWARD_MODELS  # defined beside EngineOptions: the CLI needs them without scipy
 from .trust import in_window_fast, to_fast_resolution
 from .volume import QuantMap
 
@@ -48,10 +49,6 @@ log = logging.getLogger("quantsr")
 #: Chosen on the validation cohort (docs/generalization.md, "Fast-scan consistency"): σ 1 mm, guided, ε 0.01.
 DEFAULT_SIGMA_MM = 1.0
 DEFAULT_EPS = 0.01
-#: What DL is compared with the fast scan through: itself ("identity", the default, as models without a recorded
-#: choice were validated) or the fast acquisition's k-space window ("acquisition").
-FORWARD_MODELS = ("identity", "acquisition")
-DEFAULT_FORWARD = "identity"
 
 #: The Gaussian reaches this many σ each side (scipy's ``truncate``), in the reference helpers and the fast path alike.
 TRUNCATE = 3.0

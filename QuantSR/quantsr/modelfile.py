@@ -20,12 +20,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from . import __version__
-from .consistency import FORWARD_MODELS
 from .envelope import Envelope
 from .errors import ModelError
 from .io.atomic import atomic_path
 from .mapkinds import DICOM_STORED_SCALE, QUANT_KINDS, MapKind
 from .model import Generator, GeneratorConfig
+from .srjob import FORWARD_MODELS
 
 FORMAT_NAME = "quantsr-model"
 # 2: the architecture may carry residual="bicubic" (version-1 readers would ignore it); 3: guide maps (extra input

@@ -16,6 +16,12 @@ from typing import TYPE_CHECKING, Any
 from .mapkinds import MapKind
 from .methods import DL, METHODS
 
+#: What the fast-scan consistency step (quantsr.consistency) compares DL with the fast scan through: itself
+#: ("identity", the default, as models without a recorded choice were validated) or the fast acquisition's k-space
+#: window ("acquisition").
+FORWARD_MODELS = ("identity", "acquisition")
+DEFAULT_FORWARD = "identity"
+
 if TYPE_CHECKING:  # imported where used: commands build jobs and options without loading torch or scipy
     from .engine import CancelToken, ProgressCallback
     from .volume import QuantMap

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from quantsr.cli import quiet_third_party, run_guarded
 from quantsr.commands.engineargs import add_engine_arguments, engine_options
-from quantsr.consistency import FORWARD_MODELS
 from quantsr.errors import InputError, QuantSRError
+from quantsr.srjob import FORWARD_MODELS
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,9 +18,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from quantsr.consistency import DEFAULT_EPS, FORWARD_MODELS, fast_consistent
+from quantsr.consistency import DEFAULT_EPS, fast_consistent
 from quantsr.engine import EngineOptions, SuperResolver, consistency_forward, consistency_sigma
 from quantsr.mapkinds import MapKind
+from quantsr.srjob import FORWARD_MODELS
 from quantsr_training.generalization import (
     ImageRow,
     Roi,

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..consistency import FORWARD_MODELS
 from ..errors import InputError
 from ..onnxbackend import RUNTIMES  # onnxbackend loads torch and onnxruntime only when a session is built
-from ..srjob import EngineOptions
+from ..srjob import FORWARD_MODELS, EngineOptions
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
