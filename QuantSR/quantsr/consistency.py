@@ -147,10 +147,9 @@ def fast_consistent(dl: QuantMap, fast: QuantMap, sigma_mm: float = DEFAULT_SIGM
 
 
 def acquisition_reference(dl: QuantMap, fast: QuantMap, scale: int) -> tuple[np.ndarray, np.ndarray]:
-    """``DL + B(A(fast)) − B(A(DL))`` (float32, ``dl``'s shape) inside the head, ``B(fast)`` outside it (the
-    returned mask; where the
-    identity model's reference is, so the background stays as empty as the fast map's instead of taking the
-    window's ringing at the scalp). A is the fast acquisition's k-space window
+    """``DL + B(A(fast)) − B(A(DL))`` (float32, ``dl``'s shape) inside the head; outside it (the returned mask)
+    ``B(fast)``, the identity model's reference, so the background stays as empty as the fast map's instead of
+    taking the window's ringing at the scalp. A is the fast acquisition's k-space window
     (:func:`quantsr.trust.to_fast_resolution`), B the cubic upsampling; A(fast) is the fast map's own in-window part
     (:func:`quantsr.trust.in_window_fast`). Each side is upsampled on its own: :func:`upsample` clips to ≥ 0."""
     upsampled = upsample(fast, scale, "bicubic").array
