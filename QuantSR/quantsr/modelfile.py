@@ -56,7 +56,7 @@ class ModelInfo:
     guide_kinds: tuple[MapKind, ...] = ()
     # The fast-scan consistency σ (mm) chosen for this model on validation (quantsr.consistency); None: the default
     fast_consistency_mm: float | None = None
-    # ... and its forward model (consistency.FORWARD_MODELS); None: the default ("identity")
+    # ... and its forward model (srjob.FORWARD_MODELS); None: the default ("identity")
     fast_consistency_forward: str | None = None
 
     @property

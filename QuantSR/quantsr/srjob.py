@@ -55,7 +55,7 @@ class EngineOptions:
     # recorded in its file), else consistency.DEFAULT_SIGMA_MM; 0 turns the step off. ε: DEFAULT_EPS.
     fast_consistency_mm: float | None = None
     fast_consistency_eps: float = 0.01
-    # What DL is compared with the fast scan through (consistency.FORWARD_MODELS): None takes the model's own,
+    # What DL is compared with the fast scan through (FORWARD_MODELS above): None takes the model's own,
     # else "identity"
     fast_consistency_forward: str | None = None
     fast: InitVar[bool | None] = None  # deprecated name of ``optimized`` (a keyword only; never stored)
