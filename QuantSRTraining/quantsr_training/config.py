@@ -61,6 +61,8 @@ class LossConfig:
     fast_consistency: float = 0.0  # L1 between coarse local means of the output and of bicubic(fast input)
     fast_consistency_size: int = 16  # its pooling window in HR pixels (16 = 6.9 mm on the bundled grid)
     gradient: float = 0.0  # L1 between image gradients of output and routine: penalises blurred edges
+    relative: float = 0.0  # L1 between log(value): a relative error, so low-valued tissue counts (T2: 3-5 % of range)
+    relative_floor: float = 0.01  # added to the value's fraction of the normalisation constant before the log
     adversarial: float = 1e-3
     vgg: float = 2e-6
     vgg_weights: str = ""  # torchvision VGG-19 state dict (.pth / .safetensors); empty → VGG term off
@@ -189,8 +191,12 @@ def validate(config: TrainConfig, source: str = "config", problems: list[str] | 
         if getattr(config.loss, name) < 1:
             problems.append(f"loss.{name} must be ≥ 1, got {getattr(config.loss, name)}")
     problems += [f"loss.{name} must be ≥ 0, got {getattr(config.loss, name)}"
-                 for name in ("l1", "l2", "local_mean", "fast_consistency", "adversarial", "vgg")
+                 for name in ("l1", "l2", "local_mean", "fast_consistency", "gradient", "relative", "adversarial",
+                              "vgg")
                  if getattr(config.loss, name) < 0]
+    if config.loss.relative_floor <= 0:
+        problems.append("loss.relative_floor must be > 0 (the log of a zero background), "
+                        f"got {config.loss.relative_floor}")
     if problems:
         raise InputError("; ".join(problems), source)
     return config
