@@ -46,6 +46,8 @@ PERCENT_FLOOR = 0.05
 #: Gaussian window (fast-grid pixels) of the local noise SD: wide enough for a stable estimate, narrow enough
 #: to follow the noise's dependence on the tissue (long-T2 fits are far noisier than white matter's).
 NOISE_WINDOW_PX = 2.0
+#: FFT threads of the forward model (−1: every core; quantsr.kspace): the simulator keeps numpy's single thread.
+FFT_WORKERS = -1
 
 
 @dataclass
@@ -121,7 +123,7 @@ def to_fast_resolution(dl: QuantMap, fast: QuantMap, acquired: tuple[int, int] |
     The result has exactly ``fast``'s geometry."""
     fine = _on_fine_grid(dl, fast)
     window = acquired or acquisition_matrix(fast)
-    low = truncate(fine.array.astype(np.float64), window, fast.shape[1], _fov_mm(fast, window))
+    low = truncate(fine.array.astype(np.float64), window, fast.shape[1], _fov_mm(fast, window), FFT_WORKERS)
     result = fast.with_array(low, kind=dl.kind, metadata=dict(dl.metadata, method="forward model"))
     assert result.same_geometry(fast)
     return result
@@ -132,7 +134,7 @@ def zero_filled_upsample(fast: QuantMap, scale: int = 2) -> QuantMap:
     again with :func:`quantsr.kspace.truncate`: the full fast matrix as the "acquisition", the fine grid as the
     recon)."""
     n = fast.shape[1]
-    fine = truncate(fast.array.astype(np.float64), (n, n), n * scale, _fov_mm(fast, (n, n)))
+    fine = truncate(fast.array.astype(np.float64), (n, n), n * scale, _fov_mm(fast, (n, n)), FFT_WORKERS)
     return fine_grid_like(fast, fine, scale)
 
 
@@ -142,7 +144,7 @@ def in_window_fast(fast: QuantMap, acquired: tuple[int, int] | None = None) -> Q
     reproduces, so a DL map is compared with this: one that adds only out-of-window detail matches it exactly.
     Taken from the fast map's own k-space: the same samples as the window of its zero-filled upsampling."""
     window = acquired or acquisition_matrix(fast)
-    low = truncate(fast.array.astype(np.float64), window, fast.shape[1], _fov_mm(fast, window))
+    low = truncate(fast.array.astype(np.float64), window, fast.shape[1], _fov_mm(fast, window), FFT_WORKERS)
     return fast.with_array(low, metadata=dict(fast.metadata, method="in-window part"))
 
 
