@@ -12,6 +12,8 @@
 #             of the trust flag's precision warning chosen on the pooled validation data;
 # test 4:     test4_folded, test4_mni — the same after test set 3 had been used, for the flag's final thresholds.
 # test 5:     test5_folded, test5_mni — the same after test set 4 had been used, for the v4 (guide-map) models.
+# test 6:     test6_folded, test6_mni — the same after test set 5, for the shipped T1 / PD v4 (session 11).
+# test 7:     test7_folded, test7_mni — the same after test set 6, for session 12's choices.
 # Validation and test lesions are the evaluation families (small plaques, T2-dark foci, cysts, oedema,
 # juxtacortical, periventricular) plus the paper's three kinds; their anatomies are new subjects (new seeds).
 # Two cohorts are simulated side by side (1 thread each): ≈ 30 min for training, validation and test set 1 on 2 cores, ≈ 10–13 min more per later test set.
@@ -45,4 +47,5 @@ test_set test3 7201 7202
 test_set test4 7301 7302
 test_set test5 7401 7402
 test_set test6 7501 7502
+test_set test7 7601 7602
 wait "$first"

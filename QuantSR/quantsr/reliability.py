@@ -27,9 +27,9 @@ from .trust import DEFAULT_THRESHOLD_PCT, TrustMap, is_flagged, roi_consistency
 
 #: ROIs whose fast-scan standard error exceeds this percentage of their mean are flagged as imprecise, and ROIs with
 #: fewer independent fast-scan samples than DEFAULT_MIN_SAMPLES as too small. Chosen together on validation data
-#: (docs/generalization.md, "Trust flag"): the pair with the fewest false flags among those catching ≥ 90 % of the
-#: lesion measurements whose DL mean was > 5 % off routine.
-DEFAULT_PRECISION_PCT = 2.0
+#: (docs/generalization.md, "Trust flag" and "Session 12"): the pair with the fewest false flags among those
+#: catching ≥ 90 % of the lesion measurements whose DL mean was > 5 % off routine (the shipped models, 66 subjects).
+DEFAULT_PRECISION_PCT = 1.75
 DEFAULT_MIN_SAMPLES = 10.0
 INCONSISTENT = "inconsistent"
 IMPRECISE = "imprecise"
