@@ -30,7 +30,7 @@ train() {
   # the fast-consistency term won on validation for T1 and PD, not for T2 (docs/generalization.md, "Choices");
   # T1 and PD (v4) also read the study's other two fast maps and train 6000 iterations, and their files record
   # the consistency step chosen for them (1 mm through the fast acquisition's forward model); T2 stays v3
-  local consistency=1.0 version=v4 recipe=() step=(--fast-consistency 1 --fast-consistency-forward acquisition)
+  local consistency=1.0 version=v4 recipe=() step=(--fast-consistency 1 --fast-consistency-forward acquisition) guides=""
   case "$map" in
     T1) recipe=(--set data.guide_maps=T2,PD) ;;
     PD) recipe=(--set data.guide_maps=T1,T2) ;;
@@ -38,14 +38,13 @@ train() {
   esac
   if [ "$version" = v4 ]; then
     recipe+=(--set optim.max_iterations=6000 --set optim.warmup_iterations=6000)
+    guides="reads the study's other fast maps as guides, 6000 iterations; consistency step 1 mm through the fast acquisition's forward model; "
   fi
   OMP_NUM_THREADS=1 "$VENV/bin/quantsr-train" fit Resources/Models/train_bundled.toml --set "data.map=$map" \
     --set "loss.fast_consistency=$consistency" "${recipe[@]}" \
     --set "data.cohort=$DATA/train_folded_a" --set "data.extra_train_cohorts=$DATA/train_folded_b,$DATA/train_mni" \
     --set "run.output=$RUN/$map" --set "data.split_file=$RUN/split.json" --set "data.cache_dir=$RUN/cache" \
     "${resume[@]}" > "$RUN/$map.log" 2>&1
-  local guides=""
-  [ ${#recipe[@]} -gt 0 ] && guides="reads the study's other fast maps as guides, 6000 iterations; consistency step 1 mm through the fast acquisition's forward model; "
   "$VENV/bin/quantsr-train" export "$RUN/$map/checkpoints/last.pt" -o "$MODELS/quantsr_$lower.safetensors" "${step[@]}" \
     --description "QuantSR bundled $map model $version (${guides}L1 + local-mean + fast-consistency $consistency, residual over bicubic, folded-anatomy training): trained on SIMULATED digital-phantom data, not clinical" \
     --trained-on "28 simulated subjects: 22 with synthetic individual cortical folding (seeds 5001, 5003) + 6 on the MNI152 average brain (seed 5002), 20 patients with 1-14 randomised_full lesions; fast 192x128 R=3 -> routine 320x256 R=2"
