@@ -63,6 +63,11 @@ class LossConfig:
     gradient: float = 0.0  # L1 between image gradients of output and routine: penalises blurred edges
     relative: float = 0.0  # L1 between log(value): a relative error, so low-valued tissue counts (T2: 3-5 % of range)
     relative_floor: float = 0.01  # added to the value's fraction of the normalisation constant before the log
+    edge: float = 0.0  # L1 over the pixels beside routine's high-contrast edges (cortex next to CSF, lesion borders)
+    edge_ratio: float = 2.0  # an edge: local max over this times the local min (T1 / T2 CSF : cortex ≈ 2.7 / 22)
+    edge_window: int = 5  # its neighbourhood in HR pixels, odd (5 = ± 0.86 mm on the bundled grid)
+    edge_floor: float = 0.01  # local minima below this fraction of the constant are background: no edge
+    edge_low_side: bool = False  # only the edge's low-valued side (T1 / T2: the tissue beside CSF)
     adversarial: float = 1e-3
     vgg: float = 2e-6
     vgg_weights: str = ""  # torchvision VGG-19 state dict (.pth / .safetensors); empty → VGG term off
@@ -191,12 +196,18 @@ def validate(config: TrainConfig, source: str = "config", problems: list[str] | 
         if getattr(config.loss, name) < 1:
             problems.append(f"loss.{name} must be ≥ 1, got {getattr(config.loss, name)}")
     problems += [f"loss.{name} must be ≥ 0, got {getattr(config.loss, name)}"
-                 for name in ("l1", "l2", "local_mean", "fast_consistency", "gradient", "relative", "adversarial",
-                              "vgg")
+                 for name in ("l1", "l2", "local_mean", "fast_consistency", "gradient", "relative", "edge",
+                              "adversarial", "vgg")
                  if getattr(config.loss, name) < 0]
     if config.loss.relative_floor <= 0:
         problems.append("loss.relative_floor must be > 0 (the log of a zero background), "
                         f"got {config.loss.relative_floor}")
+    if config.loss.edge_ratio <= 1:
+        problems.append(f"loss.edge_ratio must be > 1 (a contrast), got {config.loss.edge_ratio}")
+    if config.loss.edge_window < 3 or config.loss.edge_window % 2 == 0:
+        problems.append(f"loss.edge_window must be odd and ≥ 3, got {config.loss.edge_window}")
+    if not 0 <= config.loss.edge_floor < 1:
+        problems.append(f"loss.edge_floor must lie in [0, 1), got {config.loss.edge_floor}")
     if problems:
         raise InputError("; ".join(problems), source)
     return config

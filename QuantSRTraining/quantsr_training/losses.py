@@ -52,6 +52,33 @@ def relative_loss(fake: torch.Tensor, real: torch.Tensor, floor: float) -> torch
     return functional.l1_loss(log_fraction(fake), log_fraction(real))
 
 
+def contrast_edges(real: torch.Tensor, ratio: float, window: int, floor: float, low_side: bool = False) -> torch.Tensor:
+    """Where routine has a high-contrast edge within ``window``² pixels (bool, same shape): the local maximum is
+    over ``ratio`` times the local minimum (CSF beside cortex or white matter in T1 / T2, a bright or dark lesion's
+    border), the minimum above ``floor`` of the normalisation constant (the head's outline is not an edge of
+    interest). Both sides of the edge are marked: a pixel of cortex within ``window // 2`` pixels of CSF and the CSF
+    beside it."""
+    fraction = (real + 1) / 2
+    pad = window // 2
+    high = functional.max_pool2d(fraction, window, stride=1, padding=pad)
+    low = -functional.max_pool2d(-fraction, window, stride=1, padding=pad)
+    edges = (low > floor) & (high > ratio * low)
+    return edges & (fraction * fraction < high * low) if low_side else edges
+
+
+def edge_loss(fake: torch.Tensor, real: torch.Tensor, ratio: float, window: int, floor: float,
+              low_side: bool = False) -> torch.Tensor:
+    """Mean L1 over the pixels beside routine's high-contrast edges (:func:`contrast_edges`); 0 for a batch
+    without any. Pixel L1 averages over the whole patch, where the millimetre of cortex next to CSF is a few
+    per cent of the pixels: after training, its error (CSF smeared into cortex, +5 % in T1 / T2) is what
+    remains. This term gives those pixels as much weight as all the others together (at weight 1)."""
+    mask = contrast_edges(real, ratio, window, floor, low_side)
+    count = mask.sum()
+    if count == 0:
+        return torch.zeros((), device=real.device)
+    return (fake - real).abs().masked_select(mask).sum() / count
+
+
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """The discriminator's BCE: routine patches are real (1), generated ones fake (0); logged as ``loss_d``."""
     bce = nn.BCEWithLogitsLoss()
@@ -124,6 +151,19 @@ class RelativeL1(nn.Module):
         return relative_loss(fake.float(), hr, self.floor)
 
 
+class EdgeL1(nn.Module):
+    """L1 over the pixels beside routine's high-contrast edges (:func:`edge_loss`)."""
+
+    name = "edge"
+
+    def __init__(self, ratio: float, window: int, floor: float, low_side: bool) -> None:
+        super().__init__()
+        self.ratio, self.window, self.floor, self.low_side = ratio, window, floor, low_side
+
+    def forward(self, fake: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+        return edge_loss(fake.float(), hr, self.ratio, self.window, self.floor, self.low_side)
+
+
 class Adversarial(nn.Module):
     """BCE of the discriminator's verdict on the output against "real": the generator is rewarded for
     outputs the discriminator takes for routine patches. ``discriminator`` is called, not owned (it may be the
@@ -168,6 +208,7 @@ class GeneratorLoss:
             (config.fast_consistency, FastConsistency(config.fast_consistency_size)),
             (config.gradient, GradientL1()),
             (config.relative, RelativeL1(config.relative_floor)),
+            (config.edge, EdgeL1(config.edge_ratio, config.edge_window, config.edge_floor, config.edge_low_side)),
             (config.adversarial, Adversarial(discriminator)),
         ]
         if vgg is not None:
