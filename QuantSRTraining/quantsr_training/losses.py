@@ -56,8 +56,8 @@ def contrast_edges(real: torch.Tensor, ratio: float, window: int, floor: float, 
     """Where routine has a high-contrast edge within ``window``² pixels (bool, same shape): the local maximum is
     over ``ratio`` times the local minimum (CSF beside cortex or white matter in T1 / T2, a bright or dark lesion's
     border), the minimum above ``floor`` of the normalisation constant (the head's outline is not an edge of
-    interest). Both sides of the edge are marked: a pixel of cortex within ``window // 2`` pixels of CSF and the CSF
-    beside it."""
+    interest). Both sides of the edge are marked — a pixel of cortex within ``window // 2`` pixels of CSF and the CSF
+    beside it — or, with ``low_side``, only pixels below the geometric mean of the local maximum and minimum."""
     fraction = (real + 1) / 2
     pad = window // 2
     high = functional.max_pool2d(fraction, window, stride=1, padding=pad)
@@ -71,7 +71,8 @@ def edge_loss(fake: torch.Tensor, real: torch.Tensor, ratio: float, window: int,
     """Mean L1 over the pixels beside routine's high-contrast edges (:func:`contrast_edges`); 0 for a batch
     without any. Pixel L1 averages over the whole patch, where the millimetre of cortex next to CSF is a few
     per cent of the pixels: after training, its error (CSF smeared into cortex, +5 % in T1 / T2) is what
-    remains. This term gives those pixels as much weight as all the others together (at weight 1)."""
+    remains. This term gives those pixels as much weight as all the others together (at weight 1). On the
+    bundled recipe it did not lower that error (docs/generalization.md, "Session 13"): off by default."""
     mask = contrast_edges(real, ratio, window, floor, low_side)
     count = mask.sum()
     if count == 0:
