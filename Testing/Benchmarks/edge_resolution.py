@@ -26,6 +26,7 @@ from quantsr.simulate.subject import SimulationConfig, simulate_subject
 from quantsr_training.generalization import cortex_next_to_csf
 
 SCALES = (1.0, 0.9, 0.8, 0.7, 0.6)  # of routine's matrix; 0.6 × 320 = 192, the fast scan's frequency matrix
+TISSUES = ("GM", "WM", "cortex next to CSF")
 
 
 def ladder() -> tuple:
@@ -42,6 +43,8 @@ def main() -> int:
     parser.add_argument("--subjects", type=int, default=3)
     parser.add_argument("--seed", type=int, default=8101, help="first subject's seed (one per subject)")
     args = parser.parse_args()
+    if args.subjects < 1:
+        parser.error("--subjects must be ≥ 1")
     from bench_cli import cpu_model  # this folder's helper
 
     protocols = ladder()
@@ -52,8 +55,8 @@ def main() -> int:
     for index in range(args.subjects):
         subject = simulate_subject(f"sub-{index + 1:03d}", args.seed + index, 0, config)
         gm, csf, wm = (subject.fractions[name].array for name in ("GM", "CSF", "WM"))
-        masks = {"GM": gm >= 0.9, "WM": wm >= 0.95,
-                 "cortex next to CSF": cortex_next_to_csf(gm, csf, subject.truth[QUANT_KINDS[0]].spacing[0])}
+        masks = dict(zip(TISSUES, (gm >= 0.9, wm >= 0.95,
+                                   cortex_next_to_csf(gm, csf, subject.fractions["GM"].spacing[0])), strict=True))
         for kind in QUANT_KINDS:
             reference = subject.maps["m1"][kind].array
             arrays = {p.name: subject.maps[p.name][kind].array for p in protocols[:-1]}
@@ -71,7 +74,7 @@ def main() -> int:
     print("| map | tissue | " + " | ".join(f"{n} ({m})" for n, m in zip(names, matrices, strict=True)) + " |")
     print("|---|---|" + "---|" * len(names))
     for kind in QUANT_KINDS:
-        for tissue in masks:
+        for tissue in TISSUES:
             values = [np.mean(sums[(kind.value, tissue, name)]) for name in names]
             print(f"| {kind.value} | {tissue} | " + " | ".join(f"{v:+.2f}" for v in values) + " |")
     return 0
