@@ -14,31 +14,56 @@
 # test 5:     test5_folded, test5_mni — the same after test set 4 had been used, for the v4 (guide-map) models.
 # test 6:     test6_folded, test6_mni — the same after test set 5, for the shipped T1 / PD v4 (session 11).
 # test 7:     test7_folded, test7_mni — the same after test set 6, for session 12's choices.
+# test 8:     test8_folded, test8_mni — the same after test set 7, for the next choice.
 # Validation and test lesions are the evaluation families (small plaques, T2-dark foci, cysts, oedema,
 # juxtacortical, periventricular) plus the paper's three kinds; their anatomies are new subjects (new seeds).
 # Two cohorts are simulated side by side (1 thread each): ≈ 30 min for training, validation and test set 1 on 2 cores, ≈ 10–13 min more per later test set.
+# Environment: QUANTSR_SETS=train makes only the three training cohorts (side by side; scripts/gpu_train.sh on a lent
+# GPU machine); QUANTSR_WORKERS=N simulates N subjects of each cohort at once (`quantsr simulate --workers`, same
+# cohorts); QUANTSR_CMD replaces the `quantsr` command (e.g. "python3 -m quantsr.cli" where nothing is installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:?data folder}
-Q=${QUANTSR_VENV:-.venv}/bin/quantsr
+SETS=${QUANTSR_SETS:-all}
+WORKERS=${QUANTSR_WORKERS:-1}
+if [ -n "${QUANTSR_CMD:-}" ]; then read -ra Q <<<"$QUANTSR_CMD"; else Q=("${QUANTSR_VENV:-.venv}/bin/quantsr"); fi
 EVAL=WMH,infarct,encephalomalacia,small_plaque,t2_dark,cyst,oedema,juxtacortical,periventricular
 export OMP_NUM_THREADS=1
 mkdir -p "$DATA"
-{
-  $Q simulate -o "$DATA/train_folded_a" --anatomy folded --subjects 6 --patients 8 --max-lesions 14 \
+simulate() { "${Q[@]}" simulate --workers "$WORKERS" "$@"; }
+train_folded_a() {
+  simulate -o "$DATA/train_folded_a" --anatomy folded --subjects 6 --patients 8 --max-lesions 14 \
     --lesion-kinds randomised_full --seed 5001
-  $Q simulate -o "$DATA/val_folded" --anatomy folded --subjects 1 --patients 3 --max-lesions 8 \
+}
+train_folded_b() {
+  simulate -o "$DATA/train_folded_b" --anatomy folded --subjects 0 --patients 8 --max-lesions 14 \
+    --lesion-kinds randomised_full --seed 5003
+}
+train_mni() {
+  simulate -o "$DATA/train_mni" --anatomy mni --subjects 2 --patients 4 --max-lesions 14 \
+    --lesion-kinds randomised_full --seed 5002
+}
+if [ "$SETS" = train ]; then
+  train_folded_a & a=$!
+  train_folded_b & b=$!
+  train_mni
+  wait "$a"
+  wait "$b"
+  exit 0
+fi
+[ "$SETS" = all ] || { echo "QUANTSR_SETS must be 'all' or 'train', got '$SETS'" >&2; exit 2; }
+{
+  train_folded_a
+  simulate -o "$DATA/val_folded" --anatomy folded --subjects 1 --patients 3 --max-lesions 8 \
     --lesion-kinds "$EVAL" --seed 6001
 } &
 first=$!
-$Q simulate -o "$DATA/train_folded_b" --anatomy folded --subjects 0 --patients 8 --max-lesions 14 \
-  --lesion-kinds randomised_full --seed 5003
-$Q simulate -o "$DATA/train_mni" --anatomy mni --subjects 2 --patients 4 --max-lesions 14 \
-  --lesion-kinds randomised_full --seed 5002
+train_folded_b
+train_mni
 test_set() {  # NAME FOLDED_SEED MNI_SEED: 1 healthy + 7 patients with folded anatomy, 1 + 2 on the MNI brain
-  $Q simulate -o "$DATA/$1_folded" --anatomy folded --subjects 1 --patients 7 --max-lesions 8 \
+  simulate -o "$DATA/$1_folded" --anatomy folded --subjects 1 --patients 7 --max-lesions 8 \
     --lesion-kinds "$EVAL" --seed "$2"
-  $Q simulate -o "$DATA/$1_mni" --anatomy mni --subjects 1 --patients 2 --max-lesions 8 \
+  simulate -o "$DATA/$1_mni" --anatomy mni --subjects 1 --patients 2 --max-lesions 8 \
     --lesion-kinds "$EVAL" --seed "$3"
 }
 test_set test 7001 7002
@@ -48,4 +73,5 @@ test_set test4 7301 7302
 test_set test5 7401 7402
 test_set test6 7501 7502
 test_set test7 7601 7602
+test_set test8 7701 7702
 wait "$first"

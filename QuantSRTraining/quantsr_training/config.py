@@ -84,6 +84,7 @@ class OptimConfig:
     epochs: int = 200
     max_iterations: int = 0  # > 0 stops earlier (CPU runs, tests)
     warmup_iterations: int = 0  # L1-only generator iterations before adversarial training
+    max_minutes: float = 0.0  # > 0: checkpoint and stop once training has run this long (a lent GPU's time limit)
 
 
 @dataclass
@@ -206,6 +207,8 @@ def validate(config: TrainConfig, source: str = "config", problems: list[str] | 
         problems.append(f"loss.edge_ratio must be > 1 (a contrast), got {config.loss.edge_ratio}")
     if config.loss.edge_window < 3 or config.loss.edge_window % 2 == 0:
         problems.append(f"loss.edge_window must be odd and ≥ 3, got {config.loss.edge_window}")
+    if config.optim.max_minutes < 0:
+        problems.append(f"optim.max_minutes must be ≥ 0 (0: no time limit), got {config.optim.max_minutes}")
     if not 0 <= config.loss.edge_floor < 1:
         problems.append(f"loss.edge_floor must lie in [0, 1), got {config.loss.edge_floor}")
     if problems:

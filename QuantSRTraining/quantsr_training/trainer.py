@@ -237,6 +237,7 @@ class Trainer:
         bar = tqdm(total=total, initial=self.iteration, unit="it", desc=f"train {self.kind.value}",
                    disable=not self.info.is_main)
         started = time.perf_counter()
+        deadline = started + 60 * cfg.optim.max_minutes if cfg.optim.max_minutes > 0 else float("inf")
         while self.iteration < total:
             epoch, done_in_epoch = divmod(self.iteration, per_epoch)
             dataset.set_epoch(epoch)
@@ -252,11 +253,26 @@ class Trainer:
                     bar.set_postfix(loss=f"{losses['loss_g']:.4f}")
                     self._write_log({"iteration": self.iteration, "epoch": epoch, "lr": self.sched_g.get_last_lr()[0],
                                      **losses, "seconds": round(time.perf_counter() - started, 2)})
-                if self.iteration % cfg.run.checkpoint_every == 0 or self.iteration == total:
+                out_of_time = self._past(deadline)
+                if self.iteration % cfg.run.checkpoint_every == 0 or self.iteration == total or out_of_time:
                     self.save_checkpoint()
+                if out_of_time:
+                    log.warning("optim.max_minutes (%g) reached: stopped at iteration %d of %d (resume with "
+                                "--resume)", cfg.optim.max_minutes, self.iteration, total)
+                    total = self.iteration
                 if self.iteration >= total:
                     break
         bar.close()
+
+    def _past(self, deadline: float) -> bool:
+        """Whether the wall clock is past ``deadline``; under DDP every rank takes rank 0's answer, so all stop
+        at the same iteration."""
+        if deadline == float("inf"):
+            return False
+        late = torch.tensor([time.perf_counter() > deadline], dtype=torch.int32, device=self.device)
+        if self.info.enabled:
+            torch.distributed.broadcast(late, src=0)
+        return bool(late.item())
 
     def _share_batchnorm_statistics(self) -> None:
         """BN running statistics are per rank between forwards: end every rank on rank 0's."""

@@ -29,6 +29,18 @@ def test_simulate_writes_a_resumable_cohort(tmp_path, capsys) -> None:
     assert (out / "sub-001" / "subject.json").stat().st_mtime_ns == stamp  # finished subjects are kept
     assert main(["simulate", "-o", str(out), "--subjects", "0", "--patients", "1", "--seed", "6"]) == 1
     assert "simulated with seed" in capsys.readouterr().err
+    # two subjects at once in worker processes: the same subject, bit for bit, as the one simulated alone
+    parallel = tmp_path / "parallel"
+    assert main(["simulate", "-o", str(parallel), "--subjects", "0", "--patients", "2", "--seed", "5",
+                 "--workers", "2"]) == 0
+    assert "simulated 2 subject(s)" in capsys.readouterr().out
+    with open(parallel / "manifest.csv") as handle:
+        assert [r["subject"] for r in csv.DictReader(handle)][::len(rows)] == ["sub-001", "sub-002"]
+    for name in ("truth/T2.nrrd", "truth/labels.nrrd"):
+        np.testing.assert_array_equal(read_image(parallel / "sub-001" / name).array,
+                                      read_image(out / "sub-001" / name).array)
+    (alone,), (together,) = load_maps(out / fast_t1["path"]), load_maps(parallel / fast_t1["path"])
+    np.testing.assert_array_equal(together.array, alone.array)
 
 
 def test_demo_produces_dicom_table_and_figure(tmp_path, capsys) -> None:
@@ -95,6 +107,8 @@ def test_simulate_folded_anatomy_with_many_evaluation_lesions(tmp_path, capsys) 
 def test_simulate_refuses_bad_lesion_counts_and_anatomies(tmp_path, capsys) -> None:
     assert main(["simulate", "-o", str(tmp_path / "c"), "--max-lesions", "0"]) == 2
     assert "--max-lesions" in capsys.readouterr().err
+    assert main(["simulate", "-o", str(tmp_path / "c"), "--workers", "0"]) == 2
+    assert "--workers" in capsys.readouterr().err
     try:
         main(["simulate", "-o", str(tmp_path / "c"), "--anatomy", "colin27"])
     except SystemExit as exit_:  # argparse refuses unknown choices with exit 2 and a usage line

@@ -57,6 +57,19 @@ def test_resume_continues_exactly(tiny_config, tmp_path) -> None:
         torch.testing.assert_close(wa[key], wb[key])
 
 
+def test_time_limit_checkpoints_and_stops_then_resume_finishes(tiny_config) -> None:
+    run = Path(tiny_config.run.output)
+    tiny_config.set("optim.max_minutes", 1e-6)  # past after the first iteration
+    Trainer(tiny_config).fit()
+    assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["iteration"] == 1
+    tiny_config.set("optim.max_minutes", 0)  # no limit: the run goes on to its 8 iterations
+    Trainer(tiny_config).fit(resume=True)
+    assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["iteration"] == 8
+    tiny_config.set("optim.max_minutes", -1)
+    with pytest.raises(InputError, match="optim.max_minutes must be ≥ 0"):
+        Trainer(tiny_config)
+
+
 def test_split_is_by_subject_seeded_and_keeps_groups() -> None:
     subjects = [f"s{i:02d}" for i in range(40)]
     groups = ["patient" if i % 4 == 0 else "healthy" for i in range(40)]

@@ -36,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "cortical folding with CSF in the sulci, like an individual brain (default mni)")
     p.add_argument("--max-lesions", type=int, default=4, metavar="N",
                    help="each patient gets 1 to N lesions (default 4)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="simulate N subjects at once in separate processes (one core each; the cohort is the "
+                   "same for any N; default 1)")
     p.set_defaults(handler=run)
 
 
@@ -50,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.max_lesions < 1:
         print("quantsr: error: --max-lesions must be at least 1", file=sys.stderr)
+        return 2
+    if args.workers < 1:
+        print("quantsr: error: --workers must be at least 1", file=sys.stderr)
         return 2
     names = [name.strip() for name in args.lesion_kinds.split(",") if name.strip()]
     unknown = [name for name in names if name not in KNOWN_LESION_KINDS]
@@ -69,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
 
         manifest = simulate_cohort(args.output, args.subjects, args.patients, args.seed, config, progress,
-                                   args.max_lesions)
+                                   args.max_lesions, args.workers)
     print(f"simulated {total} subject(s) ({args.subjects} healthy, {args.patients} patient(s)) in "
           f"{time.perf_counter() - started:.0f} s → {manifest}")
     return 0

@@ -5,6 +5,7 @@ pose, size and smooth deformation (applied by resampling onto the scanner's obje
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,11 +26,19 @@ _MNI_FILES = {
 CSF_RIM_MM, SKULL_MM, SCALP_MM = 2.0, 6.0, 5.0
 
 
+#: A folder holding the three MNI152 files instead of nilearn's wheel (a machine without nilearn: the lent GPU).
+MNI_DIR_VARIABLE = "QUANTSR_MNI152_DIR"
+
+
 def mni_data_dir() -> Path:
+    """The folder of the MNI152 2009a maps: ``$QUANTSR_MNI152_DIR`` if set, else the one inside nilearn."""
+    if os.environ.get(MNI_DIR_VARIABLE):
+        return Path(os.environ[MNI_DIR_VARIABLE])
     try:
         import nilearn
     except ImportError:
-        raise InputError("the simulator needs nilearn (pip install nilearn): it ships the MNI152 maps") from None
+        raise InputError("the simulator needs nilearn (pip install nilearn): it ships the MNI152 maps; or set "
+                         f"{MNI_DIR_VARIABLE} to a folder holding {', '.join(_MNI_FILES.values())}") from None
     return Path(nilearn.__file__).parent / "datasets" / "data"
 
 
@@ -41,7 +50,7 @@ def mni_tissues() -> sitk.Image:
     for key, name in _MNI_FILES.items():
         path = folder / name
         if not path.is_file():
-            raise InputError("MNI152 template missing from the nilearn wheel", path)
+            raise InputError(f"MNI152 template missing (from nilearn's wheel, or {MNI_DIR_VARIABLE})", path)
         images[key] = sitk.ReadImage(str(path), sitk.sitkFloat32)
     scale = 255.0 if sitk.GetArrayViewFromImage(images["GM"]).max() > 1.5 else 1.0  # stored as 0–255
     gm = np.clip(sitk.GetArrayFromImage(images["GM"]) / scale, 0, 1)
