@@ -99,7 +99,7 @@ if [ "$SMOKE" = 1 ]; then
     --max-lesions 3 --lesion-kinds randomised_full --seed 5001 --workers 2 >"$OUT/simulate.log" 2>&1
   for cohort in train_folded_b train_mni; do ln -sfn "$DATA/train_folded_a" "$DATA/$cohort"; done
 else
-  QUANTSR_SETS=train QUANTSR_WORKERS=$(( $(nproc) / 3 > 1 ? $(nproc) / 3 : 1 )) QUANTSR_CMD="$PYTHON -m quantsr.cli" \
+  QUANTSR_SETS=train QUANTSR_WORKERS=$(nproc) QUANTSR_CMD="$PYTHON -m quantsr.cli" \
     bash scripts/make_generalization_data.sh "$DATA" >"$OUT/simulate.log" 2>&1
 fi
 status=$?
@@ -123,8 +123,11 @@ while IFS='=' read -r variant settings; do
     bash scripts/train_bundled.sh "$DATA" "$RUNS/$variant" "$MAPS" >"$OUT/train_$variant.log" 2>&1 &
   pids+=($!)
 done <<<"$VARIANTS"
-for pid in "${pids[@]}"; do wait "$pid"; done
+for pid in "${pids[@]}"; do wait "$pid" || note "a variant failed (its train_*.log and runs/*/*/train.log say why)"; done
 note "trained and exported"
+for log in "$RUNS"/*/*.log; do  # a failed run's last lines, in the report
+  [ -f "$log" ] && grep -q 'Error\|error:' "$log" && { echo; echo "$log:"; echo '```'; tail -5 "$log"; echo '```'; } >>"$REPORT"
+done
 
 # 3. what came back: iterations reached, the last losses, each run's log
 {

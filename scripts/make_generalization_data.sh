@@ -20,7 +20,8 @@
 # Two cohorts are simulated side by side (1 thread each): ≈ 30 min for training, validation and test set 1 on 2 cores, ≈ 10–13 min more per later test set.
 # Environment: QUANTSR_SETS=train makes only the three training cohorts (side by side; scripts/gpu_train.sh on a lent
 # GPU machine); QUANTSR_WORKERS=N simulates N subjects of each cohort at once (`quantsr simulate --workers`, same
-# cohorts); QUANTSR_CMD replaces the `quantsr` command (e.g. "python3 -m quantsr.cli" where nothing is installed).
+# cohorts; with QUANTSR_SETS=train N in all); QUANTSR_CMD replaces the `quantsr` command (e.g. "python3 -m
+# quantsr.cli" where nothing is installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:?data folder}
@@ -43,9 +44,11 @@ train_mni() {
   simulate -o "$DATA/train_mni" --anatomy mni --subjects 2 --patients 4 --max-lesions 14 \
     --lesion-kinds randomised_full --seed 5002
 }
-if [ "$SETS" = train ]; then
-  train_folded_a & a=$!
-  train_folded_b & b=$!
+if [ "$SETS" = train ]; then  # QUANTSR_WORKERS is then the total, shared 2 : 1 : 1 like the subjects (14 / 8 / 6)
+  total=$WORKERS
+  WORKERS=$(( total / 2 > 1 ? total / 2 : 1 )) && train_folded_a & a=$!
+  WORKERS=$(( total / 4 > 1 ? total / 4 : 1 )) && train_folded_b & b=$!
+  WORKERS=$(( total / 4 > 1 ? total / 4 : 1 ))
   train_mni
   wait "$a"
   wait "$b"

@@ -62,8 +62,9 @@ set -- $MAPS
 if [ "${QUANTSR_PARALLEL:-0}" = 1 ]; then
   pids=()
   for map in "$@"; do train "$map" & pids+=($!); done
-  for pid in "${pids[@]}"; do wait "$pid"; done
-  exit 0
+  failed=0
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done  # every map finishes even if one fails
+  exit "$failed"
 fi
 while [ $# -gt 0 ]; do
   train "$1" &
