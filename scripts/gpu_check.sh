@@ -18,6 +18,7 @@
 # bench_cli.py once on the CPU instead (a check that the script and the carried study work).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. scripts/device_lib.sh
 HERE=build/gpu_check
 MODE=${1:-run}
 
@@ -25,9 +26,7 @@ case "$MODE" in
 prepare)
   PYTHON=${PYTHON:-.venv/bin/python}
   rm -rf "$HERE" && mkdir -p "$HERE/wheels"
-  "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-    -d "$HERE/wheels" pydicom || exit 1
+  device_wheels "$HERE/wheels" pydicom || exit 1
   WORK=$(mktemp -d)
   "$PYTHON" - "$WORK" <<'EOF' || exit 1
 import sys
@@ -74,10 +73,7 @@ step() {  # step TITLE SECONDS COMMAND...: run with a time limit, keep the outpu
   echo "# GPU check $(date -u +%Y-%m-%d), $(git rev-parse --short HEAD 2>/dev/null || echo 'no git')"
   echo
   echo '```'
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
-  "$PYTHON" -c "import platform, torch; print('Python', platform.python_version(), '| torch', torch.__version__, \
-'| CUDA', torch.version.cuda, '| cuDNN', torch.backends.cudnn.version(), '| GPU:', torch.cuda.is_available())"
-  lscpu | grep -m1 'Model name' ; nproc
+  device_description
   echo '```'
 } >"$REPORT"
 

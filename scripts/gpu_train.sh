@@ -20,6 +20,7 @@
 # for a few iterations on the CPU (a check of the script, not a model).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. scripts/device_lib.sh
 HERE=build/gpu_train
 MODE=${1:-run}
 
@@ -30,9 +31,7 @@ prepare)
   rm -rf "$HERE" && mkdir -p "$HERE/mni" "$WORK/site"
   versions=$("$PYTHON" -c "import SimpleITK, pydicom; print(f'SimpleITK=={SimpleITK.__version__} pydicom=={pydicom.__version__}')") || exit 1
   # shellcheck disable=SC2086
-  "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-    -d "$WORK/wheels" $versions || exit 1
+  device_wheels "$WORK/wheels" $versions || exit 1
   for wheel in "$WORK"/wheels/*.whl; do "$PYTHON" -m zipfile -e "$wheel" "$WORK/site" || exit 1; done
   rm -rf "$WORK/site/pydicom/data/test_files"  # pydicom's own test images: not needed to write DICOM
   XZ_OPT=-T0 tar -cJf "$HERE/site.tar.xz" -C "$WORK/site" . || exit 1
@@ -83,11 +82,8 @@ export PYTHONPATH="$PWD/QuantSR:$PWD/QuantSRTraining${PYTHONPATH:+:$PYTHONPATH}"
   echo "# GPU training $(date -u +%Y-%m-%d), $(git rev-parse --short HEAD 2>/dev/null || echo 'no git')"
   echo
   echo '```'
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
-  "$PYTHON" -c "import platform, torch; print('Python', platform.python_version(), '| torch', torch.__version__, \
-'| GPU:', torch.cuda.is_available())"
-  lscpu | grep -m1 'Model name'
-  echo "cores: $(nproc); budget: $BUDGET s; maps: $MAPS"
+  device_description
+  echo "budget: $BUDGET s; maps: $MAPS"
   echo '```'
 } >"$REPORT"
 started=$SECONDS
