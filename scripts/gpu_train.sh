@@ -16,8 +16,8 @@
 #
 # Then, here: validate each candidate on val_folded (Testing/Benchmarks/consistency_sweep.py --models
 # $OUT/models/<variant>, as docs/generalization.md's sessions do), and only the chosen one on a new test set.
-# Locally, `PYTHON=.venv/bin/python SMOKE=1 bash scripts/gpu_train.sh run` runs the same steps on one tiny cohort
-# for a few iterations on the CPU (a check of the script, not a model).
+# Locally, `PYTHON=.venv/bin/python SMOKE=1 bash scripts/gpu_train.sh run` runs the same steps on a one-patient
+# cohort for a few iterations on the CPU (a check of the script, not a model; Testing/training/test_gpu_train_script.py).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/device_lib.sh
@@ -65,9 +65,10 @@ MAPS=${MAPS:-T1 T2}       # T1 and T2 fail the cortex bar; PD passes it
 #   wide16adv  the same, with the adversarial term (1e-3, the paper's) after the first third
 VARIANTS=${VARIANTS:-"wide16=model.residual_blocks=16,optim.batch_size=16,optim.max_iterations=15000,optim.lr_step=3000,optim.warmup_iterations=15000
 wide16adv=model.residual_blocks=16,optim.batch_size=16,optim.max_iterations=15000,optim.lr_step=3000,optim.warmup_iterations=5000"}
-DATA=/tmp/quantsr-gpu-data
-RUNS=/tmp/quantsr-gpu-runs
-SITE=/tmp/quantsr-site
+WORK=${WORK:-/tmp/quantsr-gpu-train}  # cohorts, runs (checkpoints stay here) and the unpacked packages
+DATA=$WORK/data
+RUNS=$WORK/runs
+SITE=$WORK/site
 mkdir -p "$OUT/models" && rm -rf "$RUNS"
 REPORT="$OUT/gpu_train.md"
 
@@ -91,8 +92,8 @@ note() { echo "- $1 ($((SECONDS - started)) s)" | tee -a "$REPORT"; }
 
 # 1. the training cohorts (seeds 5001 / 5003 / 5002), three cohorts at once, one core per worker
 if [ "$SMOKE" = 1 ]; then
-  "$PYTHON" -m quantsr.cli simulate -o "$DATA/train_folded_a" --anatomy folded --subjects 0 --patients 2 \
-    --max-lesions 3 --lesion-kinds randomised_full --seed 5001 --workers 2 >"$OUT/simulate.log" 2>&1
+  "$PYTHON" -m quantsr.cli simulate -o "$DATA/train_folded_a" --anatomy folded --subjects 0 --patients 1 \
+    --max-lesions 3 --lesion-kinds randomised_full --seed 5001 >"$OUT/simulate.log" 2>&1
   for cohort in train_folded_b train_mni; do ln -sfn "$DATA/train_folded_a" "$DATA/$cohort"; done
 else
   QUANTSR_SETS=train QUANTSR_WORKERS=$(nproc) QUANTSR_CMD="$PYTHON -m quantsr.cli" \
