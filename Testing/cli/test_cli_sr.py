@@ -80,7 +80,7 @@ def test_version_and_help(capsys) -> None:
     assert "--batch-size" in capsys.readouterr().out
 
 
-def test_dicom_folder_with_three_maps_to_dicom_and_nrrd(tmp_path, capsys) -> None:
+def test_dicom_folder_with_three_maps_to_dicom_and_nrrd(tmp_path, capsys, monkeypatch) -> None:
     import pydicom
     from helpers.dicom_factory import brain_like, write_dicom_series
 
@@ -103,9 +103,20 @@ def test_dicom_folder_with_three_maps_to_dicom_and_nrrd(tmp_path, capsys) -> Non
     assert sorted(p.name for p in tmp_path.glob("x_*.nrrd")) == ["x_PD.nrrd", "x_T1.nrrd", "x_T2.nrrd"]
     assert main(["sr", str(study), "-o", str(study / "inside.nrrd"), "--method", "bicubic"]) == 1
     assert "inside the input" in capsys.readouterr().err
-    # one map of the folder by the bundled DL model: the folder's other maps are read as its guides, not resolved
+    # one map of the folder by the bundled DL model: the folder's other maps are read as its guides, not resolved,
+    # and the map itself is read once
+    from quantsr.io import dicom_read, loader
+
+    read = []
+
+    def counted(info, *args):
+        read.append(info.kind)
+        return dicom_read.read_series(info, *args)
+
+    monkeypatch.setattr(loader, "read_series", counted)
     assert main(["sr", str(study), "-o", str(tmp_path / "t1_dl.nrrd"), "--map", "T1", "--device", "cpu"]) == 0
     assert read_image(tmp_path / "t1_dl.nrrd").shape == (2, 32, 32) and not list(tmp_path.glob("t1_dl_*"))
+    assert sorted(kind.value for kind in read) == ["PD", "T1", "T2"]
 
 
 @pytest.mark.parametrize("flag, value, message", [("--batch-size", "0", "--batch-size must be at least 1"),

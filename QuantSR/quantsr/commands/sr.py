@@ -151,7 +151,10 @@ def _guide_maps(args: argparse.Namespace, maps: list[QuantMap],
     sources = args.guide or ([args.input] if args.input.is_dir() else [])
     found: dict[MapKind, QuantMap] = {}
     for source in sources if needed else []:
-        found.update({m.kind: m for m in load_maps(source) if m.kind in needed and m.kind not in found})
+        missing = set(needed) - set(found)
+        if not missing:
+            break
+        found.update({m.kind: m for m in load_maps(source, only=missing) if m.kind in missing})
     return found  # a guide still missing: the engine names it
 
 

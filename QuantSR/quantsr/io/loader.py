@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from pathlib import Path
 
 from ..errors import InputError
@@ -15,7 +16,7 @@ log = logging.getLogger("quantsr.io")
 
 
 def load_maps(path: str | Path, kind: MapKind | None = None, series: str | None = None,
-              force: bool = False) -> list[QuantMap]:
+              force: bool = False, only: Collection[MapKind] | None = None) -> list[QuantMap]:
     """The quantitative maps at ``path``, in T1, T2, PD order.
 
     ``kind`` overrides detection for a single map; for a folder holding several maps it selects that
@@ -29,6 +30,8 @@ def load_maps(path: str | Path, kind: MapKind | None = None, series: str | None 
         kind: T1, T2 or PD: the kind of a single map, or the one map to take from a folder; None: detect.
         series: a DICOM SeriesNumber or SeriesInstanceUID.
         force: read a series that does not look like a map (needs ``kind``).
+        only: from a folder of recognised map series, read just these kinds (perhaps none): the study's other maps
+            wanted as guides, without reading the one already in hand a second time.
 
     Returns:
         One :class:`~quantsr.volume.QuantMap` per map, float32 (slices, rows, columns) in physical units (T1 and
@@ -63,7 +66,7 @@ def load_maps(path: str | Path, kind: MapKind | None = None, series: str | None 
             chosen = [s for s in chosen if s.kind is kind] or chosen
         maps = [read_series(s, kind, force) for s in chosen]
     else:
-        maps = _read_maps(found, kind, path, force)
+        maps = _read_maps(found, kind, path, force, only)
     for qmap in maps:
         _require_known(qmap, path)
     return sorted(maps, key=lambda m: QUANT_KINDS.index(m.kind))
@@ -74,7 +77,8 @@ def _warn_problems(discovery: Discovery) -> None:
         log.warning("%s: skipped: %s", file, reason)
 
 
-def _read_maps(found: list[SeriesInfo], kind: MapKind | None, path: Path, force: bool) -> list[QuantMap]:
+def _read_maps(found: list[SeriesInfo], kind: MapKind | None, path: Path, force: bool,
+               only: Collection[MapKind] | None = None) -> list[QuantMap]:
     readable = [s for s in found if not s.problem]
     broken = [s for s in found if s.problem]
     known = [s for s in readable if s.is_map]
@@ -108,7 +112,8 @@ def _read_maps(found: list[SeriesInfo], kind: MapKind | None, path: Path, force:
         log.info("%s: ignoring %d series that are not T1/T2/PD maps: %s", path, len(skipped), _labels(skipped))
     for info in broken:
         log.warning("%s: skipping series %s: %s", info.problem_path or path, info.label(), info.problem)
-    return [read_series(info, kind if len(by_kind) == 1 else None, force) for info in by_kind.values()]
+    wanted = [info for info in by_kind.values() if only is None or info.kind in only]
+    return [read_series(info, kind if len(by_kind) == 1 else None, force) for info in wanted]
 
 
 def _require_known(qmap: QuantMap, path: Path) -> None:
