@@ -249,11 +249,11 @@ class Trainer:
                                    hr_batch.to(self.device, non_blocking=True))
                 self.iteration += 1
                 bar.update(1)
-                if self.iteration % cfg.run.log_every == 0 or self.iteration == total:
+                out_of_time = self._past(deadline)
+                if self.iteration % cfg.run.log_every == 0 or self.iteration == total or out_of_time:
                     bar.set_postfix(loss=f"{losses['loss_g']:.4f}")
                     self._write_log({"iteration": self.iteration, "epoch": epoch, "lr": self.sched_g.get_last_lr()[0],
                                      **losses, "seconds": round(time.perf_counter() - started, 2)})
-                out_of_time = self._past(deadline)
                 if self.iteration % cfg.run.checkpoint_every == 0 or self.iteration == total or out_of_time:
                     self.save_checkpoint()
                 if out_of_time:
@@ -267,11 +267,10 @@ class Trainer:
     def _past(self, deadline: float) -> bool:
         """Whether the wall clock is past ``deadline``; under DDP every rank takes rank 0's answer, so all stop
         at the same iteration."""
-        if deadline == float("inf"):
-            return False
+        if not self.info.enabled or deadline == float("inf"):
+            return time.perf_counter() > deadline
         late = torch.tensor([time.perf_counter() > deadline], dtype=torch.int32, device=self.device)
-        if self.info.enabled:
-            torch.distributed.broadcast(late, src=0)
+        torch.distributed.broadcast(late, src=0)
         return bool(late.item())
 
     def _share_batchnorm_statistics(self) -> None:

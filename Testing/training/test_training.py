@@ -60,8 +60,10 @@ def test_resume_continues_exactly(tiny_config, tmp_path) -> None:
 def test_time_limit_checkpoints_and_stops_then_resume_finishes(tiny_config) -> None:
     run = Path(tiny_config.run.output)
     tiny_config.set("optim.max_minutes", 1e-6)  # past after the first iteration
+    tiny_config.set("run.log_every", 5)  # not on the stopping iteration's schedule: logged all the same
     Trainer(tiny_config).fit()
     assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["iteration"] == 1
+    assert [row["iteration"] for row in _metrics(run)] == [1]  # the last iteration is logged too
     tiny_config.set("optim.max_minutes", 0)  # no limit: the run goes on to its 8 iterations
     Trainer(tiny_config).fit(resume=True)
     assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["iteration"] == 8
