@@ -60,7 +60,7 @@ BUDGET=${BUDGET:-540}     # seconds this command may take (the device's command 
 MINUTES=${MINUTES:-auto}  # training time per run (all at once); auto: what BUDGET leaves after the simulation,
                           # less 100 s for reading the cohorts into the training cache and exporting
 MAPS=${MAPS:-T1 T2}       # T1 and T2 fail the cortex bar; PD passes it
-# variant=settings (spaces inside a variant's settings as commas); every variant trains every map:
+# one variant per line, name=settings (section.key=value, separated by commas); every variant trains every map:
 #   wide16     the paper's 16-block generator, larger batches, L1 (+ the map's recipe terms) only
 #   wide16adv  the same, with the adversarial term (1e-3, the paper's) after the first third
 VARIANTS=${VARIANTS:-"wide16=model.residual_blocks=16,optim.batch_size=16,optim.max_iterations=15000,optim.lr_step=3000,optim.warmup_iterations=15000
