@@ -5,8 +5,8 @@
 #
 #   here, once:        bash scripts/gpu_check.sh prepare
 #       → build/gpu_check/: the pydicom wheel for Python 3.12 and the benchmark study (the simulated patient of
-#         bench_sr.py / bench_cli.py as classic DICOM, xz-compressed, ≈ 3–4 MB). SimpleITK (53 MB) is not carried:
-#         DICOM in → DICOM out never imports it, and the tree would not fit with it.
+#         bench_sr.py / bench_cli.py as classic DICOM, xz-compressed, ≈ 3–4 MB). SimpleITK is not carried:
+#         DICOM in → DICOM out never imports it (scripts/gpu_train.sh, which needs it, carries it xz-packed).
 #   on the device:     run(command="bash scripts/gpu_check.sh run", carry=["build/gpu_check"], timeout_s=560)
 #       → $OUT/gpu_check.md: machine, the CUDA tests (-k cuda), bench_sr.py on CUDA with every precision / layout
 #         candidate and its error against the strict-fp32 naive path, and the end-to-end bench_cli.py (`quantsr sr`
